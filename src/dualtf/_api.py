@@ -1,0 +1,43 @@
+"""The entry point: :func:`backend`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._errors import ModeError, format_error
+from ._modes import check_mode, mode_unavailable_reason
+
+if TYPE_CHECKING:
+    from ._backends.base import Backend
+
+__all__ = ["backend"]
+
+
+def backend(mode: str, *, seed: int | None = None, **options: Any) -> Backend:
+    """A fresh backend for ``mode``; use it as a context manager.
+
+    ``seed`` seeds Python, NumPy, TensorFlow and Keras (as
+    ``keras.utils.set_random_seed`` does; in graph mode TensorFlow's seed is
+    the graph's own) so that initializers and seeded random ops agree across
+    modes. Options per mode: ``graph`` accepts ``config`` (a
+    ``tf.compat.v1.ConfigProto``); the others accept none.
+
+    Inside the ``with`` block of a graph backend its graph is the default
+    graph, so plain TensorFlow ops and Keras layers made there belong to it.
+
+    >>> import dualtf, tensorflow as tf
+    >>> for mode in dualtf.available_modes():
+    ...     with dualtf.backend(mode) as be:
+    ...         print(mode, be.evaluate(tf.add(be.constant([0, 1, 2]), [10, 20, 30])))
+    graph [10 21 32]
+    eager [10 21 32]
+    function [10 21 32]
+    xla [10 21 32]
+    """
+    checked = check_mode(mode)
+    reason = mode_unavailable_reason(checked)
+    if reason is not None:
+        raise ModeError(format_error(f"Mode {checked!r}", "available on this machine", reason))
+    from ._backends import backend_class
+
+    return backend_class(checked)(seed=seed, **options)

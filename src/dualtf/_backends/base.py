@@ -1,0 +1,440 @@
+"""The backend contract, written once; each mode overrides only what differs.
+
+Validation (names, dtypes, shapes, ownership, closed state) lives here, so the
+four sibling modules hold only the real differences between the modes:
+how a variable is made, how a step is compiled and run, how values are read.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import itertools
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import tensorflow as tf
+
+from .._errors import ClosedBackendError, DualTFError, FeedError, ForeignObjectError, format_error
+from .._feeds import Feed, bind_arguments, coerce_value, normalize_shape
+from .._modes import Mode
+
+__all__ = ["Backend", "Step", "as_tf_variable"]
+
+_serials = itertools.count(1)
+
+#: Attribute set on each variable a backend made or saw created, naming its owner.
+_OWNER_ATTR = "_dualtf_owner"
+
+
+def as_tf_variable(obj: Any) -> tf.Variable | None:
+    """The ``tf.Variable`` behind ``obj`` (itself, or a Keras 3 variable's), else None."""
+    if isinstance(obj, tf.Variable):
+        return obj
+    inner = getattr(obj, "_value", None)  # keras.Variable keeps its tf.Variable here
+    if isinstance(inner, tf.Variable) and type(obj).__module__.startswith("keras"):
+        return inner
+    return None
+
+
+def _variable_label(var: tf.Variable) -> str:
+    return var.name[:-2] if var.name.endswith(":0") else var.name
+
+
+class Step:
+    """A compiled step: call it with one value per feed, get NumPy back.
+
+    Values go positionally in feed order or by feed name; each is checked
+    against its feed before TensorFlow runs anything. The result keeps the
+    nested structure (tensor, tuple, list, dict) that ``fn`` returned.
+
+    >>> import dualtf, tensorflow as tf
+    >>> with dualtf.backend("function") as be:
+    ...     x = be.feed("x", tf.float32, shape=[None])
+    ...     double = be.function(lambda x: {"y": 2 * x}, [x])
+    ...     double(x=[1, 2])["y"].tolist()
+    [2.0, 4.0]
+    """
+
+    __slots__ = ("feeds", "mode", "_backend", "_run", "_trace_count", "graph_size", "__weakref__")
+
+    def __init__(
+        self,
+        backend: Backend,
+        feeds: Sequence[Feed],
+        run: Callable[[list[np.ndarray]], Any],
+        trace_count: Callable[[], int] | None = None,
+        graph_size: int | None = None,
+    ):
+        self.feeds: tuple[Feed, ...] = tuple(feeds)
+        self.mode: Mode = backend.mode
+        self._backend = backend
+        self._run = run
+        self._trace_count = trace_count
+        #: Ops in the graph built for this step (graph mode) or in its traced
+        #: function (function, xla); ``None`` in eager mode.
+        self.graph_size = graph_size
+
+    @property
+    def trace_count(self) -> int | None:
+        """How many times ``fn`` was traced (function, xla); ``None`` in other modes."""
+        return None if self._trace_count is None else self._trace_count()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._backend._closed:
+            self._backend._check_open()
+        return self._run(bind_arguments(self.feeds, args, kwargs))
+
+    def __repr__(self) -> str:
+        return f"Step(mode={self.mode!r}, feeds={[f.name for f in self.feeds]})"
+
+
+class Backend(abc.ABC):
+    """One execution mode behind one API for tensors, variables and feeds.
+
+    Get one from :func:`dualtf.backend`; use it as a context manager so that
+    leaving the block closes what it opened. User code inside uses plain
+    TensorFlow ops; only what truly differs between modes goes through here.
+
+    >>> import dualtf, tensorflow as tf
+    >>> with dualtf.backend("graph") as be:
+    ...     w = be.variable([[1.0], [2.0]], name="w")
+    ...     x = be.feed("x", tf.float32, shape=[1, None])
+    ...     step = be.function(lambda x: tf.matmul(w, x), [x])
+    ...     step([[3.0, 4.0]]).tolist()
+    [[3.0, 4.0], [6.0, 8.0]]
+    """
+
+    #: The mode's name, one of :data:`dualtf.MODES`.
+    mode: ClassVar[Mode]
+    #: Keyword options this mode accepts in :func:`dualtf.backend`.
+    OPTIONS: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, *, seed: int | None = None, **options: Any):
+        unknown = sorted(set(options) - self.OPTIONS)
+        if unknown:
+            valid = ", ".join(sorted(self.OPTIONS)) or "none"
+            raise DualTFError(
+                format_error(f"Each option of mode {self.mode!r}", f"one of: {valid}", f"{unknown[0]}={options[unknown[0]]!r}")
+            )
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise DualTFError(format_error("The seed", "an int or None", f"seed={seed!r}"))
+        self.seed = seed
+        self.serial = next(_serials)
+        self._closed = False
+        self._feeds: dict[str, Feed] = {}
+        self._own_variables: list[tf.Variable] = []
+        self._stack = contextlib.ExitStack()
+        self._keras_state = _KerasGlobalState()
+        self._setup(options)
+        if seed is not None:
+            with self.scope():
+                _set_all_seeds(seed)
+
+    # ----------------------------------------------------------------- life cycle
+    def __enter__(self) -> Backend:
+        self._check_open()
+        self._stack.enter_context(self.scope())
+        self._stack.enter_context(tf.variable_creator_scope(self._record_variable))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close what this backend opened (graph mode: its Session). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._stack.close()
+        finally:
+            self._close()
+            self._keras_state.restore()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (or the ``with`` block left)."""
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedBackendError(
+                format_error(f"Backend {self._label()}", "open (used inside its `with` block)", "a call after it was closed")
+            )
+
+    def _label(self) -> str:
+        return f"{self.mode!r} #{self.serial}"
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<dualtf.Backend mode={self.mode!r} #{self.serial} {state}>"
+
+    # ----------------------------------------------------------------- public API
+    def constant(self, value: Any, dtype: tf.DType | str | None = None) -> tf.Tensor:
+        """A constant tensor in this backend's context.
+
+        >>> import dualtf
+        >>> with dualtf.backend("eager") as be:
+        ...     be.evaluate(be.constant([1, 2], dtype="float32")).tolist()
+        [1.0, 2.0]
+        """
+        self._check_open()
+        with self.scope():
+            return tf.constant(value, dtype=dtype)
+
+    def variable(
+        self,
+        initial: Any,
+        *,
+        name: str | None = None,
+        dtype: tf.DType | str | None = None,
+        trainable: bool = True,
+    ) -> tf.Variable:
+        """A ``tf.Variable`` owned by this backend, initialized before it is first read.
+
+        ``initial`` is a value (list, array, tensor) or a zero-argument callable.
+        No initializer call is ever needed from the user, in any mode.
+
+        >>> import dualtf
+        >>> with dualtf.backend("graph") as be:
+        ...     v = be.variable([1.0, 2.0], name="v")
+        ...     be.evaluate(v).tolist()
+        [1.0, 2.0]
+        """
+        self._check_open()
+        with self.scope(), tf.variable_creator_scope(self._record_variable):
+            var = tf.Variable(initial, name=name, dtype=dtype, trainable=trainable)
+        return var
+
+    def feed(self, name: str, dtype: tf.DType | str, shape: Any = None) -> Feed:
+        """Declare an input of a step: ``None`` in ``shape`` means any size.
+
+        >>> import dualtf, tensorflow as tf
+        >>> with dualtf.backend("graph") as be:
+        ...     be.feed("ids", tf.int32, shape=[None]).placeholder.shape.as_list()
+        [None]
+        """
+        self._check_open()
+        if not isinstance(name, str) or not name.isidentifier():
+            raise FeedError(format_error("A feed name", "a Python identifier such as 'x'", f"name={name!r}"))
+        if name in self._feeds:
+            raise FeedError(format_error(f"Feed `{name}`", "declared once per backend", "a second declaration"))
+        try:
+            tf_dtype = tf.dtypes.as_dtype(dtype)
+        except TypeError:
+            raise FeedError(format_error(f"The dtype of feed `{name}`", "a TensorFlow dtype", f"dtype={dtype!r}")) from None
+        dims = normalize_shape(shape, f"The shape of feed `{name}`")
+        feed = Feed(name, tf_dtype, dims, self.serial, self._make_placeholder(name, tf_dtype, dims))
+        self._feeds[name] = feed
+        return feed
+
+    def function(self, fn: Callable[..., Any], feeds: Sequence[Feed]) -> Step:
+        """Compile ``fn`` into a step taking one value per feed, returning NumPy.
+
+        ``fn`` receives one tensor per feed, in order. Side effects (variable
+        updates, optimizer steps) run exactly once per call in every mode;
+        Python control flow on tensor values and ``tf.GradientTape`` work
+        in every mode.
+
+        >>> import dualtf, tensorflow as tf
+        >>> with dualtf.backend("xla") as be:
+        ...     a = be.feed("a", tf.int32, shape=[3])
+        ...     b = be.feed("b", tf.int32, shape=[3])
+        ...     be.function(tf.add, [a, b])([0, 1, 2], [10, 20, 30]).tolist()
+        [10, 21, 32]
+        """
+        self._check_open()
+        if not callable(fn):
+            raise DualTFError(format_error("The `fn` of function()", "callable", f"{type(fn).__name__} {fn!r}"))
+        if isinstance(feeds, Feed) or not isinstance(feeds, Sequence):
+            raise FeedError(format_error("The `feeds` of function()", "a list of Feed objects", f"{type(feeds).__name__}"))
+        for f in feeds:
+            self._check_feed(f)
+        names = [f.name for f in feeds]
+        if len(set(names)) != len(names):
+            dup = next(n for n in names if names.count(n) > 1)
+            raise FeedError(format_error("The `feeds` of function()", "distinct feeds", f"feed `{dup}` twice"))
+        with self.scope(), tf.variable_creator_scope(self._record_variable):
+            return self._compile(fn, list(feeds))
+
+    def evaluate(self, structure: Any) -> Any:
+        """NumPy values of the tensors and variables in a nested structure.
+
+        >>> import dualtf
+        >>> with dualtf.backend("graph") as be:
+        ...     w = be.variable(3.0)
+        ...     be.evaluate({"w": w, "twice": 2 * w})
+        {'twice': 6.0, 'w': 3.0}
+        """
+        self._check_open()
+        leaves = tf.nest.flatten(structure)
+        for leaf in leaves:
+            self._check_value(leaf)
+        return tf.nest.pack_sequence_as(structure, self._evaluate_leaves(leaves))
+
+    def assign(self, variable: Any, value: Any) -> None:
+        """Set a variable (``tf.Variable`` or Keras 3 variable) to ``value``.
+
+        The value is checked against the variable's dtype and shape first.
+
+        >>> import dualtf
+        >>> with dualtf.backend("graph") as be:
+        ...     w = be.variable([0.0, 0.0])
+        ...     be.assign(w, [1, 2])
+        ...     be.evaluate(w).tolist()
+        [1.0, 2.0]
+        """
+        self._check_open()
+        var = self._check_variable(variable)
+        shape = tuple(var.shape.as_list()) if var.shape.rank is not None else None
+        arr = coerce_value(value, var.dtype.base_dtype, shape, f"The value for variable `{_variable_label(var)}`")
+        self._assign(var, arr)
+
+    @property
+    def variables(self) -> list[tf.Variable]:
+        """Every variable made through this backend or created inside its block, in creation order."""
+        return list(self._own_variables)
+
+    def scope(self) -> contextlib.AbstractContextManager[Any]:
+        """The context in which this backend's ops are made (graph mode: its graph)."""
+        return contextlib.nullcontext()
+
+    # ----------------------------------------------------------------- checks
+    def _check_feed(self, feed: Any) -> None:
+        if not isinstance(feed, Feed):
+            raise FeedError(format_error("Each feed of function()", "a Feed made by backend.feed()", f"{type(feed).__name__} {feed!r}"))
+        if feed._owner_id != self.serial:
+            raise ForeignObjectError(
+                format_error(f"Feed `{feed.name}`", f"declared by this backend ({self._label()})", f"a feed of backend #{feed._owner_id}")
+            )
+
+    def _check_variable(self, obj: Any) -> tf.Variable:
+        var = as_tf_variable(obj)
+        if var is None:
+            raise DualTFError(format_error("The variable", "a tf.Variable or a Keras variable", f"{type(obj).__name__}"))
+        owner = getattr(var, _OWNER_ATTR, None)
+        if owner is not None and owner != self.serial or not self._owns_graph_of(var):
+            raise ForeignObjectError(
+                format_error(
+                    f"Variable `{_variable_label(var)}`",
+                    f"made under this backend ({self._label()})",
+                    f"a variable of another backend (#{owner})" if owner else "a variable of another graph or context",
+                )
+            )
+        return var
+
+    def _check_value(self, leaf: Any) -> None:
+        if isinstance(leaf, (tf.Tensor, tf.Variable)) or as_tf_variable(leaf) is not None:
+            if as_tf_variable(leaf) is not None:
+                self._check_variable(leaf)
+            elif not self._owns_tensor(leaf):
+                raise ForeignObjectError(
+                    format_error(f"Tensor `{_tensor_label(leaf)}`", f"made under this backend ({self._label()})", "a tensor of another graph or context")
+                )
+
+    def _record_variable(self, next_creator: Callable[..., Any], **kwargs: Any) -> Any:
+        var = next_creator(**kwargs)
+        inner = as_tf_variable(var)
+        if inner is not None and getattr(inner, _OWNER_ATTR, None) is None:
+            setattr(inner, _OWNER_ATTR, self.serial)
+            self._own_variables.append(inner)
+        return var
+
+    # ----------------------------------------------------------------- per mode
+    def _setup(self, options: dict[str, Any]) -> None:
+        """Open what the mode needs (graph: a Graph and a Session)."""
+
+    def _close(self) -> None:
+        """Release what :meth:`_setup` opened."""
+
+    def _make_placeholder(self, name: str, dtype: tf.DType, shape: Any) -> tf.Tensor | None:
+        return None
+
+    @abc.abstractmethod
+    def _compile(self, fn: Callable[..., Any], feeds: list[Feed]) -> Step:
+        """Build ``fn`` against ``feeds`` and return its step."""
+
+    @abc.abstractmethod
+    def _evaluate_leaves(self, leaves: list[Any]) -> list[Any]:
+        """NumPy values for already-checked leaves."""
+
+    @abc.abstractmethod
+    def _assign(self, var: tf.Variable, value: np.ndarray) -> None:
+        """Write an already-checked value."""
+
+    @abc.abstractmethod
+    def _owns_graph_of(self, var: tf.Variable) -> bool:
+        """Whether ``var`` lives in this backend's graph or context."""
+
+    @abc.abstractmethod
+    def _owns_tensor(self, tensor: tf.Tensor) -> bool:
+        """Whether ``tensor`` was made in this backend's graph or context."""
+
+
+def _tensor_label(t: Any) -> str:
+    try:
+        return str(t.name)
+    except AttributeError:  # eager tensors have no name
+        return f"<eager {t.dtype.name} {t.shape}>"
+
+
+def to_numpy(value: Any) -> Any:
+    """NumPy for an eager leaf: tensors, variables, Keras variables, Python values."""
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+        return value.numpy()
+    if value is None:
+        return None
+    var = as_tf_variable(value)
+    if var is not None:
+        return var.numpy()
+    return np.asarray(value)
+
+
+def structure_to_numpy(out: Any) -> Any:
+    """NumPy for every leaf of an eager result, keeping its nested structure."""
+    if isinstance(out, tf.Tensor):  # the common case, without nest's overhead
+        return out.numpy()
+    return tf.nest.map_structure(to_numpy, out)
+
+
+def _set_all_seeds(seed: int) -> None:
+    """Seed Python, NumPy, TensorFlow (graph-level in graph mode) and Keras' seed generator."""
+    try:
+        import keras
+    except ImportError:  # tensorflow without keras: seed what remains
+        import random
+
+        random.seed(seed)
+        np.random.seed(seed)
+        tf.random.set_seed(seed)
+        return
+    keras.utils.set_random_seed(seed)
+
+
+class _KerasGlobalState:
+    """Keeps Keras' global seed generator out of (and back from) a backend's block.
+
+    Keras 3 creates one global ``SeedGenerator`` variable lazily. Made inside a
+    graph backend it would belong to that graph and break every later eager
+    use, so each backend starts with none and puts back what was there.
+    """
+
+    _KEY = "global_seed_generator"
+
+    def __init__(self) -> None:
+        self._saved: Any = None
+        self._module: Any = None
+        state = sys.modules.get("keras.src.backend.common.global_state")
+        if state is None:
+            return
+        self._module = state
+        self._saved = state.get_global_attribute(self._KEY)
+        state.set_global_attribute(self._KEY, None)
+
+    def restore(self) -> None:
+        if self._module is not None:
+            self._module.set_global_attribute(self._KEY, self._saved)
+            self._module = None

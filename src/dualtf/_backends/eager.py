@@ -1,0 +1,40 @@
+"""eager: ``fn`` runs op by op, as TF2 runs it by default."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from .._feeds import Feed
+from .base import Backend, Step, structure_to_numpy, to_numpy
+
+__all__ = ["EagerBackend"]
+
+
+class EagerBackend(Backend):
+    """TF2 eager execution: every op runs when Python reaches it."""
+
+    mode = "eager"
+
+    def _compile(self, fn: Callable[..., Any], feeds: list[Feed]) -> Step:
+        convert = tf.convert_to_tensor
+
+        def run(values: list[np.ndarray]) -> Any:
+            return structure_to_numpy(fn(*[convert(v) for v in values]))
+
+        return Step(self, feeds, run)
+
+    def _evaluate_leaves(self, leaves: list[Any]) -> list[Any]:
+        return [to_numpy(leaf) for leaf in leaves]
+
+    def _assign(self, var: tf.Variable, value: np.ndarray) -> None:
+        var.assign(value)
+
+    def _owns_graph_of(self, var: tf.Variable) -> bool:
+        return not tf.is_symbolic_tensor(var.handle)
+
+    def _owns_tensor(self, tensor: tf.Tensor) -> bool:
+        return not tf.is_symbolic_tensor(tensor)

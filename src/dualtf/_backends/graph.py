@@ -1,0 +1,174 @@
+"""graph: a TF1 ``tf.Graph`` and ``tf.compat.v1.Session`` of the backend's own.
+
+Eager execution is never disabled for the process: the graph is the default
+graph only inside the backend's block, so every mode coexists in one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from .._errors import DualTFError, format_error
+from .._feeds import Feed
+from .base import Backend, Step, as_tf_variable
+
+try:  # the mechanism tf.function uses to order side effects; private but stable since TF 2.0
+    from tensorflow.python.framework.auto_control_deps import AutomaticControlDependencies as _AutoControlDeps
+except ImportError:  # pragma: no cover - only if TensorFlow moves it
+    _AutoControlDeps = None
+
+__all__ = ["GraphBackend"]
+
+_VARIABLE_COLLECTIONS = (tf.compat.v1.GraphKeys.GLOBAL_VARIABLES, tf.compat.v1.GraphKeys.LOCAL_VARIABLES)
+
+
+class GraphBackend(Backend):
+    """TF1 graph mode: ``fn`` is built once against placeholders and run by a Session.
+
+    Steps run through ``Session.make_callable``, so a call adds no ops and
+    skips ``feed_dict`` parsing. Variables (including those a Keras layer or
+    optimizer creates while ``fn`` is built) are initialized once, before
+    the first run that needs them.
+    """
+
+    mode = "graph"
+    OPTIONS = frozenset({"config"})
+
+    def _setup(self, options: dict[str, Any]) -> None:
+        config = options.get("config")
+        if config is not None and not isinstance(config, tf.compat.v1.ConfigProto):
+            raise DualTFError(format_error("The `config` option of mode 'graph'", "a tf.compat.v1.ConfigProto", type(config).__name__))
+        self.graph = tf.Graph()
+        self.session = tf.compat.v1.Session(graph=self.graph, config=config)
+        self._initialized: set[int] = set()
+        self._assigners: dict[int, tuple[tf.Tensor, tf.Operation]] = {}
+
+    def _close(self) -> None:
+        self.session.close()
+
+    def scope(self) -> contextlib.AbstractContextManager[Any]:
+        return self.graph.as_default()
+
+    def _make_placeholder(self, name: str, dtype: tf.DType, shape: Any) -> tf.Tensor:
+        with self.graph.as_default():
+            return tf.compat.v1.placeholder(dtype, shape, name=name)
+
+    def _graph_variables(self) -> list[tf.Variable]:
+        seen: dict[int, tf.Variable] = {}
+        for key in _VARIABLE_COLLECTIONS:
+            for v in self.graph.get_collection(key):
+                seen.setdefault(id(v), v)
+        return list(seen.values())
+
+    @property
+    def variables(self) -> list[tf.Variable]:
+        return self._graph_variables()
+
+    def _initialize_new_variables(self) -> None:
+        new = [v for v in self._graph_variables() if id(v) not in self._initialized]
+        if new:
+            self.session.run([v.initializer for v in new])
+            self._initialized.update(id(v) for v in new)
+
+    def _compile(self, fn: Callable[..., Any], feeds: list[Feed]) -> Step:
+        if _AutoControlDeps is None:  # pragma: no cover
+            raise DualTFError("Mode 'graph' needs tensorflow.python.framework.auto_control_deps, which this TensorFlow lacks.")
+        try:
+            converted = tf.autograph.to_graph(fn)
+        except Exception:  # callables autograph cannot convert (e.g. C functions) run as they are
+            converted = fn
+        placeholders = [f.placeholder for f in feeds]
+        first_op = len(self.graph.get_operations())
+        # Like tf.function: if building creates variables (a Keras layer's first call,
+        # an optimizer's slots), build once more so the kept build only reads them;
+        # otherwise the initializers would be ordered into, and rerun by, every step.
+        created = self._build(converted, placeholders)
+        if created[2]:
+            created = self._build(converted, placeholders)
+            if created[2]:
+                raise DualTFError(
+                    format_error(
+                        "The `fn` of function()",
+                        "creating its variables only on its first call (as tf.function requires)",
+                        f"new variables on the second build: {[v.name for v in created[2]]}",
+                    )
+                )
+        structure, fetches, _, must_run = created
+        target = tf.group(*must_run, name="dualtf_side_effects") if must_run else None
+        size = len(self.graph.get_operations()) - first_op
+        self._initialize_new_variables()
+        real = [i for i, t in enumerate(fetches) if t is not None]
+        run_fetches = [fetches[i] for i in real] + ([target] if target is not None else [])
+        callable_ = self.session.make_callable(run_fetches, feed_list=placeholders)
+        n_out = len(real)
+        n_leaves = len(fetches)
+
+        if n_leaves == 1 and n_out == 1 and not isinstance(structure, (list, tuple, dict)):
+
+            def run(values: list[np.ndarray]) -> Any:
+                return callable_(*values)[0]
+
+        else:
+
+            def run(values: list[np.ndarray]) -> Any:
+                got = callable_(*values)
+                leaves: list[Any] = [None] * n_leaves
+                for slot, value in zip(real, got):
+                    leaves[slot] = value
+                return tf.nest.pack_sequence_as(structure, leaves)
+
+        return Step(self, feeds, run, graph_size=size)
+
+    def _build(self, fn: Callable[..., Any], placeholders: list[tf.Tensor]) -> tuple[Any, list[Any], list[Any], list[Any]]:
+        created: list[Any] = []
+
+        def record(next_creator: Callable[..., Any], **kwargs: Any) -> Any:
+            var = next_creator(**kwargs)
+            created.append(var)
+            return var
+
+        with tf.variable_creator_scope(record), _AutoControlDeps() as acd:
+            structure = fn(*placeholders)
+            leaves = tf.nest.flatten(structure)
+            fetches = [None if leaf is None else acd.mark_as_return(tf.convert_to_tensor(leaf)) for leaf in leaves]
+        return structure, fetches, created, list(acd.ops_which_must_run)
+
+    def _evaluate_leaves(self, leaves: list[Any]) -> list[Any]:
+        self._initialize_new_variables()
+        slots: list[int] = []
+        fetches: list[Any] = []
+        out: list[Any] = []
+        for i, leaf in enumerate(leaves):
+            var = as_tf_variable(leaf)
+            if var is not None or isinstance(leaf, tf.Tensor):
+                slots.append(i)
+                fetches.append(var if var is not None else leaf)
+                out.append(None)
+            else:
+                out.append(None if leaf is None else np.asarray(leaf))
+        if fetches:
+            for i, value in zip(slots, self.session.run(fetches)):
+                out[i] = value
+        return out
+
+    def _assign(self, var: tf.Variable, value: np.ndarray) -> None:
+        self._initialize_new_variables()
+        cached = self._assigners.get(id(var))
+        if cached is None:
+            with self.graph.as_default():
+                slot = tf.compat.v1.placeholder(var.dtype.base_dtype, var.shape, name="dualtf_assign_value")
+                cached = (slot, var.assign(slot, read_value=False))
+            self._assigners[id(var)] = cached
+        slot, op = cached
+        self.session.run(op, feed_dict={slot: value})
+
+    def _owns_graph_of(self, var: tf.Variable) -> bool:
+        return tf.is_symbolic_tensor(var.handle) and var.handle.graph is self.graph
+
+    def _owns_tensor(self, tensor: tf.Tensor) -> bool:
+        return tf.is_symbolic_tensor(tensor) and tensor.graph is self.graph
