@@ -47,6 +47,7 @@ class GraphBackend(Backend):
         self.session = tf.compat.v1.Session(graph=self.graph, config=config)
         self._initialized: set[int] = set()
         self._assigners: dict[int, tuple[tf.Tensor, tf.Operation]] = {}
+        self._reads: dict[int, tf.Tensor] = {}
 
     def _close(self) -> None:
         self.session.close()
@@ -147,7 +148,7 @@ class GraphBackend(Backend):
             var = as_tf_variable(leaf)
             if var is not None or isinstance(leaf, tf.Tensor):
                 slots.append(i)
-                fetches.append(var if var is not None else leaf)
+                fetches.append(self._read_tensor(var) if var is not None else leaf)
                 out.append(None)
             else:
                 out.append(None if leaf is None else np.asarray(leaf))
@@ -155,6 +156,16 @@ class GraphBackend(Backend):
             for i, value in zip(slots, self.session.run(fetches)):
                 out[i] = value
         return out
+
+    def _read_tensor(self, var: tf.Variable) -> tf.Tensor:
+        # Not `sess.run(var)`: that fetches the read op made with the variable, which,
+        # for a variable created while fn was built, is ordered after its initializer
+        # and would run it again. A read of our own, made once, has no such edge.
+        read = self._reads.get(id(var))
+        if read is None:
+            with self.graph.as_default(), tf.control_dependencies(None):
+                read = self._reads[id(var)] = var.read_value()
+        return read
 
     def _assign(self, var: tf.Variable, value: np.ndarray) -> None:
         self._initialize_new_variables()

@@ -1,0 +1,199 @@
+"""dualtf's pytest plugin: run a test once per execution mode.
+
+Registered through the ``pytest11`` entry point, so installing dualtf is enough.
+Loading it never imports TensorFlow: only a test that asks for ``dualtf_backend``
+(or the ``xla`` mode, to learn whether XLA works here) does.
+
+Fixtures:
+
+- ``dualtf_mode``: the mode name; parametrized over :data:`dualtf.MODES`, so
+  test ids read ``test_x[graph]``, ``test_x[eager]``, ...
+- ``dualtf_backend``: an entered :class:`dualtf.Backend` for that mode, closed
+  after the test, with TensorFlow's and Keras' global state put back.
+
+Narrowing, from widest to narrowest: ``--dualtf-modes graph,eager`` or the
+``dualtf_modes`` ini option for the whole run; ``@pytest.mark.dualtf(modes=[...])``
+for one test; redefining ``dualtf_mode`` in a ``conftest.py``; ``-k eager``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from ._modes import MODES, mode_unavailable_reason
+
+__all__ = ["dualtf_backend", "dualtf_mode"]
+
+_MARKER = "dualtf"
+_MARKER_KEYWORDS = ("modes", "seed")
+_modes_key = pytest.StashKey[tuple[str, ...]]()
+_timings_key = pytest.StashKey[list[tuple[str, str, float]]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dualtf", "dualtf: run TensorFlow tests in every execution mode")
+    group.addoption(
+        "--dualtf-modes",
+        action="store",
+        default=None,
+        metavar="MODES",
+        help="comma-separated modes that dualtf tests run in, e.g. graph,eager "
+        "(default: the dualtf_modes ini option, else all: " + ",".join(MODES) + ")",
+    )
+    group.addoption(
+        "--dualtf-profile",
+        action="store_true",
+        default=False,
+        help="time every test that uses dualtf_backend and print a per-mode summary, slowest first (default: off)",
+    )
+    group.addoption(
+        "--dualtf-profile-json",
+        action="store",
+        default=None,
+        metavar="PATH",
+        help="with --dualtf-profile, also save the timings as JSON to PATH (default: not saved)",
+    )
+    parser.addini("dualtf_modes", type="args", default=[], help="modes that dualtf tests run in (default: all)")
+
+
+def _check_modes(modes: Sequence[Any], where: str) -> tuple[str, ...]:
+    for mode in modes:
+        if mode not in MODES:
+            raise pytest.UsageError(
+                f"{where}: every mode must be one of {', '.join(MODES)}. Received: unknown mode {mode!r}."
+            )
+    return tuple(modes)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "dualtf(modes=None, seed=None): run this test only in the given dualtf modes; "
+        "seed is passed to dualtf.backend",
+    )
+    option = config.getoption("--dualtf-modes")
+    if option is not None:
+        modes = _check_modes([m.strip() for m in option.split(",") if m.strip()], "--dualtf-modes")
+    else:
+        modes = _check_modes(config.getini("dualtf_modes"), "ini option dualtf_modes") or MODES
+    config.stash[_modes_key] = modes
+    config.stash[_timings_key] = []
+
+
+def _marker_arguments(item: pytest.Item) -> dict[str, Any]:
+    marker = item.get_closest_marker(_MARKER)
+    if marker is None:
+        return {}
+    where = f"@pytest.mark.dualtf on {item.nodeid}"
+    if marker.args:
+        raise pytest.UsageError(f"{where}: arguments must be keywords ({', '.join(_MARKER_KEYWORDS)}). Received: {marker.args!r}.")
+    for key in marker.kwargs:
+        if key not in _MARKER_KEYWORDS:
+            raise pytest.UsageError(
+                f"{where}: every keyword must be one of {', '.join(_MARKER_KEYWORDS)}. Received: unknown keyword {key!r}."
+            )
+    modes = marker.kwargs.get("modes")
+    if modes is not None:
+        if isinstance(modes, str):
+            modes = [modes]
+        _check_modes(list(modes), where)
+    return dict(marker.kwargs)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    run_modes = config.stash[_modes_key]
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        arguments = _marker_arguments(item)  # validated for every marked test, parametrized or not
+        callspec = getattr(item, "callspec", None)
+        mode = callspec.params.get("dualtf_mode") if callspec is not None else None
+        if mode is None:
+            keep.append(item)
+            continue
+        wanted = arguments.get("modes")
+        wanted = [wanted] if isinstance(wanted, str) else wanted
+        if mode in run_modes and (wanted is None or mode in wanted):
+            keep.append(item)
+        else:
+            dropped.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+@pytest.fixture(params=MODES)
+def dualtf_mode(request: pytest.FixtureRequest) -> str:
+    """The execution mode of this run of the test: one of :data:`dualtf.MODES`.
+
+    A mode this machine cannot run (``xla`` without XLA) skips with the reason.
+    """
+    mode: str = request.param
+    reason = mode_unavailable_reason(mode)
+    if reason is not None:
+        pytest.skip(f"dualtf mode {mode!r} is unavailable here: {reason}")
+    return mode
+
+
+@pytest.fixture
+def dualtf_backend(dualtf_mode: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """An entered ``dualtf.backend(dualtf_mode)``, closed after the test.
+
+    TensorFlow's ``run_functions_eagerly`` flag, the default graph, the global
+    seed and Keras' global state (names, seed generator) are put back after the
+    test, so no test sees what another left behind, in any order.
+    """
+    import tensorflow as tf
+
+    import dualtf
+
+    marker = request.node.get_closest_marker(_MARKER)
+    seed = marker.kwargs.get("seed") if marker is not None else None
+    functions_eagerly = tf.config.functions_run_eagerly()
+    default_graph = tf.compat.v1.get_default_graph()
+    try:
+        with dualtf.backend(dualtf_mode, seed=seed) as be:
+            yield be
+    finally:
+        leaked = tf.compat.v1.get_default_graph() is not default_graph
+        tf.config.run_functions_eagerly(functions_eagerly)
+        if seed is not None:
+            tf.random.set_seed(None)
+        keras = sys.modules.get("keras")
+        if keras is not None and not leaked:  # clear_session resets the default graph: only at top level
+            keras.backend.clear_session(free_memory=False)
+    if leaked:
+        pytest.fail(
+            f"dualtf: after {request.node.nodeid} a different default graph was left entered; "
+            "leave every `with graph.as_default()` block the test opened",
+            pytrace=False,
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    if not item.config.getoption("--dualtf-profile"):
+        return (yield)
+    callspec = getattr(item, "callspec", None)
+    mode = callspec.params.get("dualtf_mode") if callspec is not None else None
+    if mode is None or "dualtf_backend" not in getattr(item, "fixturenames", ()):
+        return (yield)
+    start = time.perf_counter()
+    try:
+        return (yield)
+    finally:
+        item.config.stash[_timings_key].append((item.nodeid, mode, time.perf_counter() - start))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    timings = config.stash.get(_timings_key, [])
+    if not config.getoption("--dualtf-profile") or not timings:
+        return
+    from .profiler.pytest_summary import write_summary
+
+    write_summary(terminalreporter, timings, config.getoption("--dualtf-profile-json"))

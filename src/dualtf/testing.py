@@ -1,0 +1,181 @@
+"""Cross-mode checks for tests: the TF1 to TF2 migration check, as one assertion.
+
+>>> import tensorflow as tf
+>>> from dualtf.testing import assert_modes_agree
+>>> def scale(be):
+...     w = be.variable(2.0, name="w")
+...     x = be.feed("x", tf.float32, shape=[None])
+...     def step(x):
+...         w.assign_add(1.0)
+...         return w * x
+...     return be.function(step, [x])
+>>> assert_modes_agree(scale, {"x": [1.0, 2.0]}, steps=3)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Union
+
+import numpy as np
+
+from ._errors import DualTFError, format_error
+from ._modes import available_modes, check_mode
+
+if TYPE_CHECKING:
+    from ._backends.base import Backend, Step
+
+__all__ = ["Program", "assert_modes_agree", "run_program"]
+
+#: A program: given a backend, declare state and feeds, return a compiled step.
+Program = Callable[["Backend"], "Step"]
+
+
+def _check_steps(steps: Any) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise DualTFError(format_error("`steps`", "an int >= 1", f"steps={steps!r}"))
+    return steps
+
+
+def _resolve_modes(modes: Sequence[str] | None) -> list[str]:
+    if modes is None:
+        return list(available_modes())
+    if isinstance(modes, str):
+        modes = [modes]
+    return [check_mode(m) for m in modes]
+
+
+Feeds = Union[Mapping[str, Any], Sequence[Any], Callable[[int], Union[Mapping[str, Any], Sequence[Any]]]]
+
+
+def run_program(
+    program: Program,
+    feeds: Feeds,
+    mode: str,
+    *,
+    steps: int = 1,
+    seed: int | None = 0,
+) -> tuple[list[Any], list[tuple[str, np.ndarray]]]:
+    """Run ``program`` in a fresh backend of ``mode``; return each call's output and the final variables.
+
+    Variables come as ``(name, value)`` pairs in creation order: the order is
+    what matches them across modes, since graph mode may uniquify names.
+
+    >>> import tensorflow as tf
+    >>> def add(be):
+    ...     a = be.feed("a", tf.int32, shape=[3])
+    ...     return be.function(lambda a: a + 1, [a])
+    >>> outputs, variables = run_program(add, {"a": [0, 1, 2]}, "graph")
+    >>> outputs[0].tolist(), variables
+    ([1, 2, 3], [])
+    """
+    import dualtf
+
+    _check_steps(steps)
+    with dualtf.backend(mode, seed=seed) as be:
+        step = program(be)
+        if not callable(step) or not hasattr(step, "feeds"):
+            raise DualTFError(format_error("The program", "returning the step made by be.function()", f"{type(step).__name__}"))
+        outputs = [_call(step, feeds(i) if callable(feeds) else feeds) for i in range(steps)]
+        tf_vars = be.variables
+        values = be.evaluate(tf_vars)
+        variables = [(_label(v), np.asarray(val)) for v, val in zip(tf_vars, values)]
+    return outputs, variables
+
+
+def _call(step: Step, values: Mapping[str, Any] | Sequence[Any]) -> Any:
+    return step(**values) if isinstance(values, Mapping) else step(*values)
+
+
+def _label(var: Any) -> str:
+    name = str(var.name)
+    return name[:-2] if name.endswith(":0") else name
+
+
+def assert_modes_agree(
+    program: Program,
+    feeds: Feeds,
+    *,
+    steps: int = 1,
+    modes: Sequence[str] | None = None,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    seed: int | None = 0,
+) -> None:
+    """Assert that ``program`` gives the same outputs and final variables in every mode.
+
+    Each mode runs the program in a fresh backend (seeded with ``seed``), calls
+    the step ``steps`` times with the same feeds (``feeds`` is one call's values,
+    by feed name or in order, or a function of the call's index returning
+    them, to feed a new batch each call), and every output of every call
+    and every variable's final value is compared with the first mode's. On
+    failure the message names the output or variable, the two modes, and the
+    largest absolute and relative difference.
+
+    >>> import tensorflow as tf
+    >>> def relu(be):
+    ...     x = be.feed("x", tf.float32, shape=[None])
+    ...     return be.function(tf.nn.relu, [x])
+    >>> assert_modes_agree(relu, [[-1.0, 2.0]], modes=["graph", "eager"])
+    """
+    _check_steps(steps)
+    chosen = _resolve_modes(modes)
+    if not chosen:
+        raise DualTFError(format_error("`modes`", "at least one available mode", "an empty list"))
+    results = {mode: run_program(program, feeds, mode, steps=steps, seed=seed) for mode in chosen}
+    base_mode = chosen[0]
+    base_outputs, base_vars = results[base_mode]
+    problems: list[str] = []
+    for mode in chosen[1:]:
+        outputs, variables = results[mode]
+        for call, (want, got) in enumerate(zip(base_outputs, outputs), start=1):
+            problems += _compare(f"output of call {call}", want, got, base_mode, mode, rtol, atol)
+        if len(variables) != len(base_vars):
+            problems.append(
+                f"mode {base_mode!r} made {len(base_vars)} variables but mode {mode!r} made {len(variables)}: "
+                f"{[n for n, _ in base_vars]} vs {[n for n, _ in variables]}"
+            )
+            continue
+        for index, ((name, want), (_, got)) in enumerate(zip(base_vars, variables)):
+            problems += _compare(f"variable #{index} `{name}`", want, got, base_mode, mode, rtol, atol)
+    if problems:
+        raise AssertionError("modes disagree:\n  " + "\n  ".join(problems))
+
+
+def _paths(structure: Any, prefix: str = "") -> list[str]:
+    """Joined paths of the leaves, in tf.nest.flatten's order (dict keys sorted)."""
+    if isinstance(structure, Mapping):
+        return [p for key in sorted(structure) for p in _paths(structure[key], f"{prefix}/{key}" if prefix else str(key))]
+    if isinstance(structure, (list, tuple)):
+        return [p for i, item in enumerate(structure) for p in _paths(item, f"{prefix}/{i}" if prefix else str(i))]
+    return [prefix]
+
+
+def _compare(label: str, want: Any, got: Any, mode_a: str, mode_b: str, rtol: float, atol: float) -> list[str]:
+    import tensorflow as tf
+
+    try:
+        tf.nest.assert_same_structure(want, got)
+    except (ValueError, TypeError) as exc:
+        return [f"{label}: structure differs between modes {mode_a!r} and {mode_b!r} ({exc})"]
+    out = []
+    for path, a, b in zip(_paths(want), tf.nest.flatten(want), tf.nest.flatten(got)):
+        name = label if path == "" else f"{label} [{path}]"
+        if a is None or b is None:
+            if a is not b:
+                out.append(f"{name}: None in one mode only ({mode_a!r}: {a!r}, {mode_b!r}: {b!r})")
+            continue
+        a, b = np.asarray(a), np.asarray(b)
+        if a.shape != b.shape:
+            out.append(f"{name}: shape {a.shape} in mode {mode_a!r} but {b.shape} in mode {mode_b!r}")
+            continue
+        if a.dtype.kind in "biufc" and not np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True):
+            diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+            rel = diff / np.maximum(np.abs(a.astype(np.float64)), np.finfo(np.float64).tiny)
+            out.append(
+                f"{name}: modes {mode_a!r} and {mode_b!r} differ: max abs diff {diff.max():.3g}, "
+                f"max rel diff {rel.max():.3g} (rtol={rtol}, atol={atol})"
+            )
+        elif a.dtype.kind not in "biufc" and not np.array_equal(a, b):
+            out.append(f"{name}: modes {mode_a!r} and {mode_b!r} give different values")
+    return out
