@@ -125,7 +125,7 @@ class Backend(abc.ABC):
         self.serial = next(_serials)
         self._closed = False
         self._feeds: dict[str, Feed] = {}
-        self._own_variables: list[tf.Variable] = []
+        self._own_variables: dict[int, tf.Variable] = {}  # by id, in creation order
         self._stack = contextlib.ExitStack()
         self._keras_state = _KerasGlobalState()
         self._setup(options)
@@ -296,7 +296,7 @@ class Backend(abc.ABC):
     @property
     def variables(self) -> list[tf.Variable]:
         """Every variable made through this backend or created inside its block, in creation order."""
-        return list(self._own_variables)
+        return [v for v in self._own_variables.values() if getattr(v, _OWNER_ATTR, None) == self.serial]
 
     def scope(self) -> contextlib.AbstractContextManager[Any]:
         """The context in which this backend's ops are made (graph mode: its graph)."""
@@ -338,9 +338,11 @@ class Backend(abc.ABC):
     def _record_variable(self, next_creator: Callable[..., Any], **kwargs: Any) -> Any:
         var = next_creator(**kwargs)
         inner = as_tf_variable(var)
-        if inner is not None and getattr(inner, _OWNER_ATTR, None) is None:
+        # With backends nested, every open one's creator sees the variable, the
+        # outermost first: the innermost whose graph or context holds it owns it.
+        if inner is not None and self._owns_graph_of(inner):
             setattr(inner, _OWNER_ATTR, self.serial)
-            self._own_variables.append(inner)
+            self._own_variables.setdefault(id(inner), inner)
         return var
 
     # ----------------------------------------------------------------- per mode

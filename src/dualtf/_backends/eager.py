@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.eager import context as _context  # eager_mode(): private, no public equivalent
 
 from .._feeds import Feed
 from .base import Backend, Step, structure_to_numpy, to_numpy
@@ -18,6 +20,10 @@ class EagerBackend(Backend):
     """TF2 eager execution: every op runs when Python reaches it."""
 
     mode = "eager"
+
+    def scope(self) -> contextlib.AbstractContextManager[Any]:
+        # Inside another backend's graph block, this backend's ops must still be eager.
+        return contextlib.nullcontext() if tf.executing_eagerly() else _context.eager_mode()
 
     def _compile(self, fn: Callable[..., Any], feeds: list[Feed]) -> Step:
         convert = tf.convert_to_tensor

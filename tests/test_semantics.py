@@ -1,0 +1,207 @@
+"""The semantics every mode must share (where a toy version fails), run in every mode."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import dualtf
+
+
+def test_side_effect_not_returned_runs_once_per_call(dualtf_backend):
+    be = dualtf_backend
+    counter = be.variable(0.0, name="counter")
+    x = be.feed("x", tf.float32, shape=[None])
+
+    def fn(x):
+        counter.assign_add(1.0)  # result not returned: must still run, once
+        return x * 2.0
+
+    step = be.function(fn, [x])
+    for _ in range(3):
+        step([1.0])
+    assert be.evaluate(counter) == 3.0
+
+
+def test_step_returning_nothing_still_updates(dualtf_backend):
+    be = dualtf_backend
+    v = be.variable([1.0, 1.0])
+    x = be.feed("x", tf.float32, shape=[2])
+    step = be.function(lambda x: v.assign_add(x, read_value=False) and None, [x])
+    assert step([1.0, 2.0]) is None
+    assert be.evaluate(v).tolist() == [2.0, 3.0]
+
+
+def test_read_after_write_sees_the_write(dualtf_backend):
+    be = dualtf_backend
+    v = be.variable(1.0)
+    step = be.function(lambda: (v.assign(5.0, read_value=False), v.read_value() * 2)[1], [])
+    assert step() == 10.0
+
+
+def test_python_control_flow_on_tensor_values(dualtf_backend):
+    be = dualtf_backend
+    x = be.feed("x", tf.float32, shape=[None])
+
+    def fn(x):
+        if tf.reduce_sum(x) > 0:
+            y = x * 2.0
+        else:
+            y = -x
+        total = tf.constant(0.0)
+        for v in x:  # a Python loop over a tensor
+            total += v
+        return y, total
+
+    step = be.function(fn, [x])
+    y, total = step([1.0, 2.0])
+    assert y.tolist() == [2.0, 4.0] and total == 3.0
+    y, total = step([-1.0, -2.0])
+    assert y.tolist() == [1.0, 2.0] and total == -3.0
+
+
+def test_gradient_tape_inside_fn(dualtf_backend):
+    be = dualtf_backend
+    w = be.variable(3.0, name="w")
+    x = be.feed("x", tf.float32, shape=[])
+
+    def fn(x):
+        with tf.GradientTape() as tape:
+            y = w * w * x
+        return tape.gradient(y, w)
+
+    assert be.function(fn, [x])(2.0) == pytest.approx(12.0)
+
+
+def test_structure_of_result_is_kept(dualtf_backend):
+    be = dualtf_backend
+    x = be.feed("x", tf.int32, shape=[None])
+    step = be.function(lambda x: {"sum": tf.reduce_sum(x), "pair": (x + 1, [x * 2])}, [x])
+    out = step(x=[1, 2])
+    assert set(out) == {"sum", "pair"}
+    assert out["sum"] == 3
+    assert isinstance(out["pair"], tuple) and isinstance(out["pair"][1], list)
+    assert out["pair"][0].tolist() == [2, 3] and out["pair"][1][0].tolist() == [2, 4]
+    assert isinstance(out["sum"], (np.ndarray, np.generic))
+
+
+def test_batch_dimension_never_retraces(dualtf_backend):
+    be = dualtf_backend
+    x = be.feed("x", tf.float32, shape=[None, 2])
+    step = be.function(lambda x: tf.reduce_sum(x, axis=1), [x])
+    for n in (1, 2, 3, 5, 8):
+        assert step(np.ones((n, 2))).shape == (n,)
+    if be.mode in ("function", "xla"):
+        assert step.trace_count == 1
+    else:
+        assert step.trace_count is None
+
+
+def test_graph_mode_step_adds_no_ops_and_inits_once(dualtf_backend):
+    be = dualtf_backend
+    w = be.variable(1.0, name="w")
+    x = be.feed("x", tf.float32, shape=[])
+    step = be.function(lambda x: w.assign_add(x), [x])
+    if be.mode == "graph":
+        before = len(be.graph.get_operations())
+    for _ in range(3):
+        step(1.0)
+    be.evaluate(w)
+    if be.mode == "graph":
+        # a first evaluate of w makes one read op; steps themselves make none
+        assert len(be.graph.get_operations()) - before <= 2
+    assert be.evaluate(w) == 4.0  # initialized once: the three updates survive
+
+
+def test_keras_layer_built_inside_fn(dualtf_backend):
+    import keras
+
+    be = dualtf_backend
+    layer = keras.layers.Dense(3, kernel_initializer="ones", bias_initializer="zeros")
+    x = be.feed("x", tf.float32, shape=[None, 2])
+    step = be.function(lambda x: layer(x), [x])
+    assert step([[1.0, 2.0]]).tolist() == [[3.0, 3.0, 3.0]]
+    assert step([[1.0, 1.0], [0.0, 0.0]]).tolist() == [[2.0] * 3, [0.0] * 3]
+    assert be.evaluate(layer.kernel).tolist() == [[1.0] * 3] * 2  # Keras variables evaluate too
+
+
+def test_assign_and_keras_variables(dualtf_backend):
+    import keras
+
+    be = dualtf_backend
+    kv = keras.Variable(np.zeros((2,), np.float32), name="kv")
+    be.assign(kv, [1.5, 2.5])
+    assert be.evaluate(kv).tolist() == [1.5, 2.5]
+    w = be.variable([0, 0], dtype=tf.int64)
+    be.assign(w, np.array([3.0, 4.0]))  # integral floats are fine, as feed_dict allows
+    assert be.evaluate(w).tolist() == [3, 4]
+
+
+def test_assign_before_first_step_is_not_overwritten_by_init(dualtf_backend):
+    be = dualtf_backend
+    w = be.variable(1.0)
+    be.assign(w, 7.0)
+    step = be.function(lambda: w * 1.0, [])
+    assert step() == 7.0
+
+
+def test_float64_into_float32_feed(dualtf_backend):
+    be = dualtf_backend
+    x = be.feed("x", tf.float32, shape=[2])
+    out = be.function(lambda x: x, [x])(np.array([0.5, 1.5], np.float64))
+    assert out.dtype == np.float32 and out.tolist() == [0.5, 1.5]
+
+
+def test_variables_property_lists_variables_made_in_block(dualtf_backend):
+    be = dualtf_backend
+    a = be.variable(1.0, name="a")
+    b = tf.Variable(2.0, name="b")  # plain TensorFlow inside the block
+    names = [v.name for v in be.variables]
+    assert names[:2] == [a.name, b.name]
+
+
+@pytest.mark.dualtf(seed=7)
+def test_seeded_initializers_are_reproducible(dualtf_backend):
+    import keras
+
+    be = dualtf_backend
+    init = keras.initializers.GlorotUniform(seed=3)
+    w = be.variable(lambda: init((3, 2)))
+    r = tf.random.uniform([4], seed=11)  # op-level seed + backend seed
+    first = be.evaluate(w)
+    assert first.shape == (3, 2) and np.isfinite(first).all()
+    with dualtf.backend("eager") as reference:  # eager even inside a graph backend's block
+        expected = reference.evaluate(keras.initializers.GlorotUniform(seed=3)((3, 2)))
+    np.testing.assert_allclose(first, expected, rtol=1e-6)
+    assert be.evaluate(r).shape == (4,)
+
+
+def test_seed_gives_same_random_values_in_every_mode():
+    def draw(mode):
+        with dualtf.backend(mode, seed=42) as be:
+            step = be.function(lambda: tf.random.stateless_uniform([3], seed=[1, 2], alg="philox"), [])
+            v = be.variable(tf.random.uniform([3], seed=5))
+            return step(), be.evaluate(v)
+
+    results = {mode: draw(mode) for mode in dualtf.available_modes()}
+    ref = results["eager"]
+    for mode, (stateless, init) in results.items():
+        np.testing.assert_allclose(stateless, ref[0], rtol=1e-6, err_msg=mode)
+        np.testing.assert_allclose(init, ref[1], rtol=1e-6, err_msg=mode)
+
+
+def test_two_backends_coexist_in_one_process():
+    with dualtf.backend("graph") as g, dualtf.backend("eager") as e:
+        gv = g.variable(1.0)
+        ev = e.variable(2.0)
+        assert g.evaluate(gv) == 1.0 and e.evaluate(ev) == 2.0
+    assert tf.executing_eagerly()
+
+
+def test_backend_outside_with_block_still_works_and_closes():
+    be = dualtf.backend("graph")
+    w = be.variable(2.0)
+    step = be.function(lambda: w * 3.0, [])
+    assert step() == 6.0
+    be.close()
+    assert be.closed
+    assert tf.executing_eagerly()
