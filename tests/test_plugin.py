@@ -1,0 +1,204 @@
+"""The pytest plugin, tested with real pytest runs (pytester)."""
+
+import json
+
+import pytest
+
+from dualtf import MODES
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+BASIC = """
+import tensorflow as tf
+
+def test_matmul(dualtf_backend):
+    be = dualtf_backend
+    w = be.variable([[1.0], [2.0]])
+    assert be.evaluate(tf.matmul(w, be.constant([[3.0, 4.0]]))).tolist() == [[3, 4], [6, 8]]
+
+def test_mode(dualtf_mode):
+    assert isinstance(dualtf_mode, str)
+"""
+
+
+def _run(pytester, *args):
+    """A real pytest run in a subprocess (TensorFlow cannot be imported twice in one process)."""
+    return pytester.runpytest_subprocess("-p", "no:randomly", "-v", *args)
+
+
+def _ids(result):
+    return sorted(line.split("::")[-1].split()[0] for line in result.outlines if " PASSED" in line and "::" in line)
+
+
+def test_every_mode_with_plain_ids(pytester):
+    pytester.makepyfile(test_basic=BASIC)
+    result = _run(pytester)
+    result.assert_outcomes(passed=8)
+    assert _ids(result) == sorted([f"test_matmul[{m}]" for m in MODES] + [f"test_mode[{m}]" for m in MODES])
+
+
+def test_marker_narrows_one_test(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.dualtf(modes=["graph", "function"])
+        def test_only_two(dualtf_backend):
+            assert dualtf_backend.mode in ("graph", "function")
+
+        def test_all(dualtf_mode):
+            pass
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(passed=6)
+    assert [i for i in _ids(result) if i.startswith("test_only")] == ["test_only_two[function]", "test_only_two[graph]"]
+
+
+def test_command_line_and_ini_narrow_the_run(pytester):
+    pytester.makepyfile(test_basic=BASIC)
+    result = _run(pytester, "--dualtf-modes", "eager,xla")
+    result.assert_outcomes(passed=4)
+    pytester.makeini("[pytest]\ndualtf_modes = graph\n")
+    result = _run(pytester)
+    result.assert_outcomes(passed=2)
+    assert _ids(result) == ["test_matmul[graph]", "test_mode[graph]"]
+
+
+def test_conftest_fixture_and_k_narrow(pytester):
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(params=["eager"])
+        def dualtf_mode(request):
+            return request.param
+        """
+    )
+    pytester.makepyfile(test_basic=BASIC)
+    result = _run(pytester)
+    result.assert_outcomes(passed=2)
+    assert _ids(result) == ["test_matmul[eager]", "test_mode[eager]"]
+
+
+def test_k_selects_a_mode(pytester):
+    pytester.makepyfile(test_basic=BASIC)
+    result = _run(pytester, "-k", "function")
+    result.assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize(
+    ("args", "ini", "marker", "message"),
+    [
+        (["--dualtf-modes", "eager,session"], None, None, "--dualtf-modes: every mode must be one of graph, eager, function, xla. Received: unknown mode 'session'."),
+        ([], "dualtf_modes = graph tpu", None, "ini option dualtf_modes: every mode must be one of graph, eager, function, xla. Received: unknown mode 'tpu'."),
+        ([], None, 'modes=["jit"]', "Received: unknown mode 'jit'."),
+        ([], None, 'mode="eager"', "every keyword must be one of modes, seed. Received: unknown keyword 'mode'."),
+    ],
+)
+def test_usage_errors_name_the_mode(pytester, args, ini, marker, message):
+    if ini:
+        pytester.makeini(f"[pytest]\n{ini}\n")
+    body = f"@pytest.mark.dualtf({marker})\n" if marker else ""
+    pytester.makepyfile(f"import pytest\n\n{body}def test_x(dualtf_mode):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:randomly", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{message}*"])
+
+
+def test_loading_the_plugin_does_not_import_tensorflow(pytester):
+    pytester.makepyfile(
+        """
+        import sys
+
+        def test_no_tf():
+            assert "dualtf.pytest_plugin" in sys.modules
+            assert "tensorflow" not in sys.modules
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_unavailable_mode_is_skipped_with_reason(pytester):
+    pytester.makeconftest(
+        """
+        import dualtf._modes as modes
+
+        modes.mode_unavailable_reason.cache_clear()
+        _real = modes.mode_unavailable_reason.__wrapped__
+
+        def fake(mode):
+            return "no XLA in this test" if mode == "xla" else _real(mode)
+
+        import dualtf.pytest_plugin as plugin
+        plugin.mode_unavailable_reason = fake
+        """
+    )
+    pytester.makepyfile(test_basic=BASIC)
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-rs")
+    result.assert_outcomes(passed=6, skipped=2)
+    result.stdout.fnmatch_lines(["*dualtf mode 'xla' is unavailable here: no XLA in this test*"])
+
+
+ISOLATION = """
+import keras
+import pytest
+import tensorflow as tf
+
+def test_leaves_state_behind(dualtf_backend):
+    tf.config.run_functions_eagerly(True)
+    keras.layers.Dense(2, name="dense_taken")
+    dualtf_backend.variable(1.0, name="leftover")
+
+def test_sees_clean_state(dualtf_backend):
+    assert not tf.config.functions_run_eagerly()
+    assert tf.executing_eagerly() == (dualtf_backend.mode != "graph")
+    assert keras.layers.Dense(2).name == "dense"  # Keras name counters reset
+    if dualtf_backend.mode == "graph":
+        assert dualtf_backend.graph is tf.compat.v1.get_default_graph()
+        assert len(tf.compat.v1.global_variables()) == 0
+"""
+
+
+@pytest.mark.parametrize("seed", ["1", "2", "3"])
+def test_isolation_in_random_order(pytester, seed):
+    pytester.makepyfile(test_iso=ISOLATION)
+    result = pytester.runpytest_subprocess("-p", "randomly", f"--randomly-seed={seed}")
+    result.assert_outcomes(passed=8)
+
+
+def test_isolation_under_xdist(pytester):
+    pytester.makepyfile(test_iso=ISOLATION)
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:randomly")
+    result.assert_outcomes(passed=8)
+
+
+def test_leaked_default_graph_fails_the_test(pytester):
+    pytester.makepyfile(
+        """
+        import tensorflow as tf
+
+        KEEP = []  # a context manager that is garbage collected would leave by itself
+
+        def test_leaks(dualtf_mode, dualtf_backend):
+            if dualtf_mode == "eager":
+                KEEP.append(tf.Graph().as_default())
+                KEEP[-1].__enter__()
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--dualtf-modes", "eager")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*a different default graph was left entered*"])
+
+
+def test_profile_option_prints_a_summary(pytester, tmp_path):
+    pytester.makepyfile(test_basic=BASIC)
+    out = tmp_path / "timings.json"
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--dualtf-profile", f"--dualtf-profile-json={out}")
+    result.assert_outcomes(passed=8)
+    result.stdout.fnmatch_lines(["*dualtf profile*", "*test_matmul*"])
+    data = json.loads(out.read_text())
+    assert {row["mode"] for row in data["tests"]} == set(MODES)
+    assert all(row["seconds"] > 0 for row in data["tests"])
+
