@@ -42,10 +42,12 @@ def mode_unavailable_reason(mode: str) -> str | None:
     if mode != "xla":
         return None
     import tensorflow as tf
+    from tensorflow.python.eager import context
 
     try:
-        probe = tf.function(lambda x: x + 1.0, jit_compile=True)
-        probe(tf.constant(1.0)).numpy()
+        with context.eager_mode():  # the probe must run eagerly, even inside a graph backend's block
+            probe = tf.function(lambda x: x + 1.0, jit_compile=True)
+            probe(tf.constant(1.0)).numpy()
     except Exception as exc:  # any failure means XLA cannot compile here
         return f"XLA cannot compile on this machine ({type(exc).__name__}: {exc})"
     return None

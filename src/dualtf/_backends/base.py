@@ -266,8 +266,9 @@ class Backend(abc.ABC):
         >>> import dualtf
         >>> with dualtf.backend("graph") as be:
         ...     w = be.variable(3.0)
-        ...     be.evaluate({"w": w, "twice": 2 * w})
-        {'twice': 6.0, 'w': 3.0}
+        ...     values = be.evaluate({"w": w, "twice": 2 * w})
+        >>> {name: float(value) for name, value in values.items()}
+        {'w': 3.0, 'twice': 6.0}
         """
         self._check_open()
         leaves = tf.nest.flatten(structure)

@@ -26,10 +26,10 @@ class EagerBackend(Backend):
         return contextlib.nullcontext() if tf.executing_eagerly() else _context.eager_mode()
 
     def _compile(self, fn: Callable[..., Any], feeds: list[Feed]) -> Step:
-        convert = tf.convert_to_tensor
-
         def run(values: list[np.ndarray]) -> Any:
-            return structure_to_numpy(fn(*[convert(v) for v in values]))
+            # tf.constant: the values are already checked arrays of the feed's dtype,
+            # and it is about twice as fast as tf.convert_to_tensor's dispatch.
+            return structure_to_numpy(fn(*[tf.constant(v) for v in values]))
 
         return Step(self, feeds, run)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.protobuf import config_pb2
 
 from .._errors import DualTFError, format_error
 from .._feeds import Feed
@@ -104,12 +105,10 @@ class GraphBackend(Backend):
         size = len(self.graph.get_operations()) - first_op
         self._initialize_new_variables()
         real = [i for i, t in enumerate(fetches) if t is not None]
-        run_fetches = [fetches[i] for i in real] + ([target] if target is not None else [])
-        callable_ = self.session.make_callable(run_fetches, feed_list=placeholders)
-        n_out = len(real)
+        callable_ = self._make_callable([fetches[i] for i in real], placeholders, target)
         n_leaves = len(fetches)
 
-        if n_leaves == 1 and n_out == 1 and not isinstance(structure, (list, tuple, dict)):
+        if n_leaves == 1 and real and not isinstance(structure, (list, tuple, dict)):
 
             def run(values: list[np.ndarray]) -> Any:
                 return callable_(*values)[0]
@@ -124,6 +123,23 @@ class GraphBackend(Backend):
                 return tf.nest.pack_sequence_as(structure, leaves)
 
         return Step(self, feeds, run, graph_size=size)
+
+    def _make_callable(
+        self, fetches: list[tf.Tensor], feeds: list[tf.Tensor], target: tf.Operation | None, run_options: Any = None
+    ) -> Callable[..., list[np.ndarray]]:
+        """A C++ ``Session::MakeCallable`` handle: feeds go in by position, no feed_dict.
+
+        ``Session.make_callable`` with a ``feed_list`` only wraps ``Session.run``
+        with a fresh feed_dict per call; the options form skips that parsing.
+        """
+        options = config_pb2.CallableOptions()
+        options.feed.extend(t.name for t in feeds)
+        options.fetch.extend(t.name for t in fetches)
+        if target is not None:
+            options.target.append(target.name)
+        if run_options is not None:
+            options.run_options.CopyFrom(run_options)
+        return self.session._make_callable_from_options(options)  # type: ignore[no-any-return]
 
     def _build(self, fn: Callable[..., Any], placeholders: list[tf.Tensor]) -> tuple[Any, list[Any], list[Any], list[Any]]:
         created: list[Any] = []
