@@ -58,7 +58,7 @@ class Step:
     [2.0, 4.0]
     """
 
-    __slots__ = ("feeds", "mode", "_backend", "_run", "_trace_count", "graph_size", "__weakref__")
+    __slots__ = ("feeds", "mode", "_backend", "_run", "_trace_count", "_chrome_trace", "graph_size", "__weakref__")
 
     def __init__(
         self,
@@ -67,8 +67,10 @@ class Step:
         run: Callable[[list[np.ndarray]], Any],
         trace_count: Callable[[], int] | None = None,
         graph_size: int | None = None,
+        chrome_trace: Callable[[list[np.ndarray]], str] | None = None,
     ):
         self.feeds: tuple[Feed, ...] = tuple(feeds)
+        self._chrome_trace = chrome_trace
         self.mode: Mode = backend.mode
         self._backend = backend
         self._run = run
@@ -81,6 +83,19 @@ class Step:
     def trace_count(self) -> int | None:
         """How many times ``fn`` was traced (function, xla); ``None`` in other modes."""
         return None if self._trace_count is None else self._trace_count()
+
+    def chrome_trace(self, *args: Any, **kwargs: Any) -> str:
+        """Run one step with full tracing; return its Chrome trace (JSON text). Graph mode only.
+
+        The step really runs, side effects included. For the other modes use
+        TensorBoard's profiler (``dualtf.profiler.profile(..., trace_dir=...)``).
+        """
+        if self._chrome_trace is None:
+            raise DualTFError(
+                format_error("Step.chrome_trace()", "called on a step of mode 'graph'", f"a step of mode {self.mode!r}")
+            )
+        self._backend._check_open()
+        return self._chrome_trace(bind_arguments(self.feeds, args, kwargs))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._backend._closed:

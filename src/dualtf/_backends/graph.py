@@ -122,7 +122,17 @@ class GraphBackend(Backend):
                     leaves[slot] = value
                 return tf.nest.pack_sequence_as(structure, leaves)
 
-        return Step(self, feeds, run, graph_size=size)
+        def chrome_trace(values: list[np.ndarray]) -> str:
+            from tensorflow.python.client import timeline
+
+            traced = self._make_callable(
+                [fetches[i] for i in real], placeholders, target, config_pb2.RunOptions(trace_level=config_pb2.RunOptions.FULL_TRACE)
+            )
+            metadata = config_pb2.RunMetadata()
+            traced(*values, run_metadata=metadata)
+            return str(timeline.Timeline(metadata.step_stats, self.graph).generate_chrome_trace_format())
+
+        return Step(self, feeds, run, graph_size=size, chrome_trace=chrome_trace)
 
     def _make_callable(
         self, fetches: list[tf.Tensor], feeds: list[tf.Tensor], target: tf.Operation | None, run_options: Any = None

@@ -1,0 +1,179 @@
+"""The same program measured in every mode, side by side.
+
+>>> from dualtf.profiler import profile
+>>> from dualtf.programs import constants
+>>> report = profile(constants, modes=["graph", "function"], steps=10)
+>>> sorted(row.mode for row in report.rows)
+['function', 'graph']
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .._errors import DualTFError, format_error
+from .report import ModeProfile, ProfileReport
+
+__all__ = ["ModeProfile", "ProfileReport", "profile"]
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise DualTFError(format_error(f"`{name}`", f"an int >= {minimum}", f"{name}={value!r}"))
+
+
+def _check_writable_dir(path: str | os.PathLike[str]) -> Path:
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".dualtf-write-check"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise DualTFError(format_error("`trace_dir`", "a writable directory", f"{str(path)!r} ({exc.strerror})")) from None
+    return out
+
+
+def _batch_size(step: Any, values: list[Any]) -> int | None:
+    for feed, value in zip(step.feeds, values):
+        if feed.shape and feed.shape[0] is None and getattr(value, "ndim", 0) >= 1:
+            return int(value.shape[0])
+    return None
+
+
+def _device_name() -> str:
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+        return f"GPU ({details.get('device_name', gpus[0].name)})"
+    return f"CPU ({os.cpu_count()} cores, {platform.machine()})"
+
+
+def profile(
+    program: Callable[[Any], Any],
+    feeds: Mapping[str, Any] | Sequence[Any] | None = None,
+    *,
+    modes: Sequence[str] | None = None,
+    steps: int | None = None,
+    warmup: int = 3,
+    min_time: float = 0.5,
+    trace_dir: str | os.PathLike[str] | None = None,
+    seed: int | None = 0,
+    name: str | None = None,
+    on_mode: Callable[[str, int, int], None] | None = None,
+) -> ProfileReport:
+    """Measure ``program`` in a fresh backend of each mode.
+
+    For each mode: the build (``program(be)``: graph construction or first
+    trace), the first call (XLA compiles here) and the steady state apart.
+    ``steps`` timed calls follow ``warmup`` untimed ones, with the garbage
+    collector paused; with ``steps=None`` the count is calibrated so the timed
+    loop lasts at least ``min_time`` seconds. ``feeds`` are one call's values,
+    by feed name or in order; they are checked against the program's feeds
+    before anything is timed.
+
+    With ``trace_dir``, each mode writes a TensorBoard profile to
+    ``trace_dir/<mode>`` and graph mode also a Chrome trace of one step,
+    ``trace_dir/graph/step.trace.json`` (open in chrome://tracing or Perfetto).
+    ``on_mode(mode, index, total)`` is called as each mode starts.
+
+    >>> from dualtf.programs import variables
+    >>> report = profile(variables, modes=["eager"], steps=5, warmup=0)
+    >>> report.rows[0].calls, report.rows[0].traces
+    (5, None)
+    """
+    import tensorflow as tf
+
+    import dualtf
+    from dualtf._feeds import bind_arguments
+
+    from . import measure
+    from .stats import summarize
+
+    if not callable(program):
+        raise DualTFError(format_error("The program", "callable (a function taking a backend)", type(program).__name__))
+    if steps is not None:
+        _check_int("steps", steps, 1)
+    _check_int("warmup", warmup, 0)
+    if not isinstance(min_time, (int, float)) or min_time <= 0:
+        raise DualTFError(format_error("`min_time`", "a positive number of seconds", f"min_time={min_time!r}"))
+    from ..testing import _resolve_modes
+
+    chosen = _resolve_modes(modes)
+    out_dir = _check_writable_dir(trace_dir) if trace_dir is not None else None
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = {}
+    if isinstance(feeds, Mapping):
+        kwargs = dict(feeds)
+    elif feeds is not None:
+        args = tuple(feeds)
+
+    rows = []
+    for index, mode in enumerate(chosen):
+        if on_mode is not None:
+            on_mode(mode, index, len(chosen))
+        rss_before = measure.host_peak_rss_bytes()
+        measure.device_memory(reset=True)
+        with dualtf.backend(mode, seed=seed) as be:
+            build_s, step = measure.timed(lambda: program(be))
+            if not isinstance(step, dualtf.Step):
+                raise DualTFError(
+                    format_error("The program", "returning the step made by be.function()", f"{type(step).__name__} {step!r}")
+                )
+            values = bind_arguments(step.feeds, args, kwargs)  # a FeedError here: nothing timed yet
+
+            def call() -> Any:
+                return step(*values)
+
+            first_s, _ = measure.timed(call)
+            calls = steps if steps is not None else measure.calibrate(call, min_time)
+            summary = summarize(measure.steady_state(call, calls, warmup).per_call)
+            if out_dir is not None:
+                _write_traces(step, call, values, out_dir / mode)
+            traces, graph_ops = step.trace_count, step.graph_size
+        device = measure.device_memory()
+        batch = _batch_size(step, values)
+        rows.append(
+            ModeProfile(
+                mode=mode,
+                strategy="default",
+                build_s=build_s,
+                first_call_s=first_s,
+                median_s=summary.median,
+                p10_s=summary.p10,
+                p90_s=summary.p90,
+                calls=summary.calls,
+                examples_per_s=None if batch is None else batch / summary.median,
+                traces=traces,
+                graph_ops=graph_ops,
+                host_rss_growth_bytes=max(0, measure.host_peak_rss_bytes() - rss_before),
+                device_peak_bytes=None if device is None else device[1],
+            )
+        )
+    return ProfileReport(
+        program=name or getattr(program, "__name__", repr(program)),
+        rows=tuple(rows),
+        tensorflow=tf.__version__,
+        device=_device_name(),
+        python=platform.python_version(),
+    )
+
+
+def _write_traces(step: Any, call: Callable[[], Any], values: list[Any], out: Path) -> None:
+    import tensorflow as tf
+
+    out.mkdir(parents=True, exist_ok=True)
+    tf.profiler.experimental.start(str(out))
+    try:
+        for _ in range(3):
+            call()
+    finally:
+        tf.profiler.experimental.stop()
+    if step.mode == "graph":
+        (out / "step.trace.json").write_text(step.chrome_trace(*values))

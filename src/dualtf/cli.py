@@ -1,0 +1,237 @@
+"""The ``dualtf`` command: ``profile``, ``compare`` and ``demo``.
+
+Bad input (an unknown mode, a program that cannot be imported, feeds that do
+not match, an unwritable output path) prints one line to stderr and exits with
+status 2 before anything is measured; ``compare`` exits 1 when modes disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._errors import DualTFError
+from ._modes import MODES
+
+__all__ = ["main"]
+
+USAGE_ERROR = 2
+
+
+class _UsageError(Exception):
+    """Bad command-line input: reported on one line, exit status 2."""
+
+
+def _load_program(spec: str) -> Callable[..., Any]:
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise _UsageError(f"PROGRAM must be MODULE:NAME or path/to/file.py:NAME. Received: {spec!r}.")
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name)
+            if not path.is_file():
+                raise _UsageError(f"PROGRAM's file must exist. Received: {module_name!r} (no such file).")
+            loader_spec = importlib.util.spec_from_file_location(path.stem, path)
+            assert loader_spec is not None and loader_spec.loader is not None
+            module = importlib.util.module_from_spec(loader_spec)
+            loader_spec.loader.exec_module(module)
+        else:
+            sys.path.insert(0, os.getcwd())
+            module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise _UsageError(f"PROGRAM's module must be importable. Received: {module_name!r} ({exc}).") from None
+    program = getattr(module, attr, None)
+    if not callable(program):
+        raise _UsageError(f"PROGRAM must name a function in {module_name!r}. Received: {attr!r} ({type(program).__name__}).")
+    return program  # type: ignore[no-any-return]
+
+
+def _load_feeds(path: str | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError) as exc:
+        raise _UsageError(f"--feeds must be a readable .npz file. Received: {path!r} ({exc}).") from None
+
+
+def _modes(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    for mode in modes:
+        if mode not in MODES:
+            raise _UsageError(f"--modes must list modes among {', '.join(MODES)}. Received: unknown mode {mode!r}.")
+    return modes
+
+
+def _check_output(path: str | None, flag: str) -> None:
+    if path is None:
+        return
+    parent = Path(path).resolve().parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise _UsageError(f"{flag} must be a path in a writable directory. Received: {path!r}.")
+
+
+class _Progress:
+    """A transient progress line on a terminal, for runs longer than a second."""
+
+    def __init__(self, total_label: str) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True)
+        self._label = total_label
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(None, None, None)
+
+    def on_mode(self, mode: str, index: int, total: int) -> None:
+        description = f"{self._label}: mode {mode} ({index + 1}/{total})"
+        if self._task is None:
+            self._task = self._progress.add_task(description, total=total)
+        self._progress.update(self._task, description=description, completed=index)
+
+
+def _profile_one(program: Callable[..., Any], feeds: dict[str, Any], args: argparse.Namespace, name: str) -> Any:
+    from .profiler import profile
+
+    with _Progress(f"profiling {name}") as progress:
+        return profile(
+            program,
+            feeds,
+            modes=_modes(args.modes),
+            steps=args.steps,
+            min_time=args.min_time,
+            trace_dir=args.trace_dir,
+            name=name,
+            on_mode=progress.on_mode,
+        )
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    for path, flag in ((args.json, "--json"), (args.csv, "--csv"), (args.plot, "--plot")):
+        _check_output(path, flag)
+    _modes(args.modes)
+    program = _load_program(args.program)
+    report = _profile_one(program, _load_feeds(args.feeds), args, args.program)
+    print(report.table())
+    if args.json:
+        report.to_json(args.json)
+    if args.csv:
+        report.to_csv(args.csv)
+    if args.plot:
+        report.plot(args.plot)
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .testing import assert_modes_agree
+
+    modes = _modes(args.modes)
+    program = _load_program(args.program)
+    feeds = _load_feeds(args.feeds)
+    try:
+        assert_modes_agree(program, feeds, steps=args.steps, modes=modes, rtol=args.rtol, atol=args.atol)
+    except AssertionError as exc:
+        print(f"dualtf compare: {args.program}: {exc}", file=sys.stderr)
+        return 1
+    print(f"dualtf compare: {args.program}: outputs and variables agree in modes {', '.join(modes or _available())} "
+          f"after {args.steps} step(s) (rtol={args.rtol}, atol={args.atol})")
+    return 0
+
+
+def _available() -> Sequence[str]:
+    from ._modes import available_modes
+
+    return available_modes()
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .programs import SEED_PROGRAMS
+
+    _check_output(args.markdown, "--markdown")
+    _check_output(args.plot, "--plot")
+    reports = []
+    for seed_program in SEED_PROGRAMS:
+        args.trace_dir = None
+        report = _profile_one(seed_program.program, seed_program.make_feeds(), args, seed_program.name)
+        reports.append(report)
+        print(report.table())
+    if args.markdown:
+        Path(args.markdown).write_text("\n".join(r.to_markdown() for r in reports))
+    if args.plot:
+        reports[-1].plot(args.plot)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dualtf", description="Run, compare and profile one TensorFlow program in every mode.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def measured(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--modes", help=f"comma-separated modes (default: all available of {','.join(MODES)})")
+        p.add_argument("--steps", type=int, default=None, help="timed calls per mode (default: calibrated to --min-time)")
+        p.add_argument("--min-time", type=float, default=0.5, help="seconds the calibrated timed loop lasts at least (default: 0.5)")
+
+    prof = sub.add_parser("profile", help="profile PROGRAM in every mode side by side")
+    prof.add_argument("program", metavar="MODULE:PROGRAM", help="a function taking a backend and returning be.function(...)")
+    prof.add_argument("--feeds", metavar="FILE.npz", help="one call's feed values, by feed name (default: no feeds)")
+    measured(prof)
+    prof.add_argument("--json", metavar="FILE", help="also write the report as JSON (default: not written)")
+    prof.add_argument("--csv", metavar="FILE", help="also write the report as CSV (default: not written)")
+    prof.add_argument("--plot", metavar="FILE.png", help="also plot step times per mode (needs matplotlib; default: no plot)")
+    prof.add_argument("--trace-dir", metavar="DIR", help="write a TensorBoard profile per mode (default: none)")
+    prof.set_defaults(run=_cmd_profile)
+
+    comp = sub.add_parser("compare", help="check that PROGRAM gives the same outputs and variables in every mode")
+    comp.add_argument("program", metavar="MODULE:PROGRAM")
+    comp.add_argument("--feeds", metavar="FILE.npz", help="one call's feed values, by feed name (default: no feeds)")
+    comp.add_argument("--modes", help="comma-separated modes (default: all available)")
+    comp.add_argument("--steps", type=int, default=1, help="calls per mode (default: 1)")
+    comp.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance (default: 1e-5)")
+    comp.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (default: 1e-6)")
+    comp.set_defaults(run=_cmd_compare)
+
+    demo = sub.add_parser("demo", help="profile the seed programs in every mode")
+    measured(demo)
+    demo.set_defaults(min_time=0.2)
+    demo.add_argument("--markdown", metavar="FILE", help="also write the tables as Markdown (default: not written)")
+    demo.add_argument("--plot", metavar="FILE.png", help="also plot the MLP step per mode (default: no plot)")
+    demo.set_defaults(run=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dualtf`` command; returns the exit status.
+
+    >>> main(["profile", "no_colon"])
+    2
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = _parser().parse_args(argv)
+    if getattr(args, "steps", None) is not None and args.steps < 1:
+        print(f"dualtf {args.command}: --steps must be an int >= 1. Received: {args.steps}.", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        return int(args.run(args))
+    except (_UsageError, DualTFError) as exc:
+        print(f"dualtf {args.command}: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
