@@ -1,0 +1,75 @@
+"""The dualtf command, run as a real subprocess."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).parent
+PROGRAMS = str(HERE / "cli_programs.py")
+
+
+def dualtf(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "dualtf", *args], capture_output=True, text=True, timeout=600, cwd=cwd)
+
+
+@pytest.fixture
+def feeds_file(tmp_path):
+    path = tmp_path / "feeds.npz"
+    np.savez(path, x=np.array([[3.0, 4.0]], np.float32))
+    return path
+
+
+def test_profile_writes_every_output(tmp_path, feeds_file):
+    out = dualtf(
+        "profile", f"{PROGRAMS}:affine", "--feeds", str(feeds_file), "--modes", "graph,eager", "--steps", "20",
+        "--json", str(tmp_path / "r.json"), "--csv", str(tmp_path / "r.csv"), "--plot", str(tmp_path / "r.png"),
+        "--trace-dir", str(tmp_path / "traces"),
+    )
+    assert out.returncode == 0, out.stderr
+    assert "graph" in out.stdout and "eager" in out.stdout and "median" in out.stdout
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert [r["mode"] for r in data["rows"]] == ["graph", "eager"] and all(r["calls"] == 20 for r in data["rows"])
+    assert (tmp_path / "r.csv").read_text().count("\n") == 3
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "traces" / "graph" / "step.trace.json").is_file()
+
+
+def test_compare_agrees_and_disagrees(feeds_file):
+    ok = dualtf("compare", f"{PROGRAMS}:affine", "--feeds", str(feeds_file), "--steps", "2")
+    assert ok.returncode == 0, ok.stderr
+    assert "agree" in ok.stdout
+    bad = dualtf("compare", f"{PROGRAMS}:mode_dependent", "--modes", "eager,graph")
+    assert bad.returncode == 1
+    assert "output of call 1: modes 'eager' and 'graph' differ: max abs diff 1" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["profile", f"{PROGRAMS}:affine", "--modes", "eager,jit"], "unknown mode 'jit'"),
+        (["profile", "no_such_module_xyz:prog"], "PROGRAM's module must be importable"),
+        (["profile", f"{PROGRAMS}:missing"], "PROGRAM must name a function"),
+        (["profile", f"{PROGRAMS}:affine", "--steps", "0"], "--steps must be an int >= 1"),
+        (["profile", f"{PROGRAMS}:affine", "--json", "/no/such/dir/r.json"], "--json must be a path in a writable directory"),
+        (["profile", f"{PROGRAMS}:affine", "--feeds", "/no/such.npz"], "--feeds must be a readable .npz file"),
+        (["profile", f"{PROGRAMS}:affine", "--modes", "eager"], "no value for feed `x`"),
+        (["profile", f"{PROGRAMS}:not_a_program", "--modes", "eager"], "returning the step made by be.function()"),
+    ],
+)
+def test_bad_input_exits_2_with_a_named_message(args, message):
+    out = dualtf(*args)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert message in out.stderr
+    assert "median" not in out.stdout  # nothing was measured
+
+
+def test_demo_prints_every_seed_program(tmp_path):
+    out = dualtf("demo", "--modes", "graph,eager,function,xla", "--min-time", "0.01", "--markdown", str(tmp_path / "demo.md"))
+    assert out.returncode == 0, out.stderr
+    for name in ("constants", "variables", "feeds", "mlp_training"):
+        assert f"dualtf profile: {name}" in out.stdout
+    assert (tmp_path / "demo.md").read_text().count("| xla |") == 4

@@ -1,0 +1,134 @@
+"""The profiler library, its reports, and the pytest summary, in every mode."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import dualtf
+from dualtf import programs
+from dualtf.profiler import ProfileReport, profile
+from dualtf.profiler.measure import calibrate, steady_state
+
+
+def _affine(be):
+    w = be.variable([[1.0], [2.0]], name="w")
+    x = be.feed("x", tf.float32, shape=[1, None])
+    return be.function(lambda x: tf.matmul(w, x), [x])
+
+
+def test_profile_records_every_figure(dualtf_mode):
+    report = profile(_affine, {"x": [[3.0, 4.0]]}, modes=[dualtf_mode], steps=30, warmup=2)
+    (row,) = report.rows
+    assert row.mode == dualtf_mode and row.strategy == "default"
+    assert row.calls == 30
+    assert 0 < row.p10_s <= row.median_s <= row.p90_s
+    assert row.build_s > 0 and row.first_call_s > 0
+    assert row.examples_per_s is None  # the feed's first dimension is fixed: no batch
+    assert row.host_rss_growth_bytes >= 0
+    assert row.device_peak_bytes is None or row.device_peak_bytes >= 0
+    if dualtf_mode in ("function", "xla"):
+        assert row.traces == 1 and row.graph_ops > 0
+    elif dualtf_mode == "graph":
+        assert row.traces is None and row.graph_ops > 0
+    else:
+        assert row.traces is None and row.graph_ops is None
+
+
+def test_throughput_uses_the_batch_dimension(dualtf_mode):
+    report = profile(programs.feeds_sum, {"a": np.arange(8), "b": np.arange(8)}, modes=[dualtf_mode], steps=10)
+    row = report.rows[0]
+    assert row.examples_per_s == pytest.approx(8 / row.median_s)
+
+
+def test_calibration_reaches_min_time():
+    import time
+
+    n = calibrate(lambda: time.sleep(0.001), min_time=0.05)
+    assert 10 <= n <= 60
+    timing = steady_state(lambda: time.sleep(0.001), calls=n, warmup=1)
+    assert sum(timing.per_call) >= 0.8 * 0.05 * min(n, 50) / 50
+
+
+def test_report_renders_every_format(tmp_path):
+    report = profile(programs.feeds_sum, {"a": [1, 2], "b": [3, 4]}, modes=["graph", "eager"], steps=10)
+    table = report.table()
+    assert "graph" in table and "eager" in table and "× fastest" in table and "TensorFlow " + tf.__version__ in table
+    assert report.ratio(report.fastest) == 1.0
+    data = json.loads(report.to_json(tmp_path / "r.json"))
+    assert json.loads((tmp_path / "r.json").read_text()) == data
+    assert [r["mode"] for r in data["rows"]] == ["graph", "eager"] and data["tensorflow"] == tf.__version__
+    csv_text = report.to_csv(tmp_path / "r.csv")
+    assert csv_text.splitlines()[0].startswith("program,tensorflow,device,mode") and len(csv_text.splitlines()) == 3
+    md = report.to_markdown()
+    assert md.count("\n| ") == 3 and "| graph |" in md
+    png = report.plot(tmp_path / "r.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_trace_dir_writes_tensorboard_profiles_and_a_graph_chrome_trace(tmp_path):
+    profile(_affine, {"x": [[1.0]]}, modes=["graph", "function"], steps=3, trace_dir=tmp_path)
+    for mode in ("graph", "function"):
+        assert list((tmp_path / mode).rglob("*.xplane.pb")), mode
+    trace = json.loads((tmp_path / "graph" / "step.trace.json").read_text())
+    assert any(event.get("name") == "MatMul" or "MatMul" in str(event.get("args", {})) for event in trace["traceEvents"])
+
+
+def test_chrome_trace_is_graph_only(dualtf_backend):
+    be = dualtf_backend
+    step = be.function(lambda: tf.constant(1.0) + 1.0, [])
+    if be.mode == "graph":
+        assert "traceEvents" in json.loads(step.chrome_trace())
+    else:
+        with pytest.raises(dualtf.DualTFError, match=r"called on a step of mode 'graph'\. Received: a step of mode"):
+            step.chrome_trace()
+
+
+class _Counting:
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, be):
+        self.calls += 1
+        return _affine(be)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"modes": ["session"]}, r"mode='session'"),
+        ({"steps": 0}, r"`steps` must be an int >= 1\. Received: steps=0"),
+        ({"warmup": -1}, r"`warmup` must be an int >= 0"),
+        ({"min_time": 0}, r"`min_time` must be a positive number"),
+        ({"trace_dir": "/proc/forbidden/dir"}, r"`trace_dir` must be a writable directory"),
+    ],
+)
+def test_bad_arguments_fail_before_anything_runs(kwargs, pattern):
+    program = _Counting()
+    with pytest.raises(dualtf.DualTFError, match=pattern):
+        profile(program, {"x": [[1.0]]}, **kwargs)
+    assert program.calls == 0
+
+
+@pytest.mark.parametrize(
+    ("feeds", "pattern"),
+    [
+        ({"y": [[1.0]]}, r"unexpected feed `y`"),
+        ({"x": [["a"]]}, r"Feed `x` must be castable to float32"),
+        ({"x": [[1.0], [2.0]]}, r"Feed `x` must be of shape \(1, None\)\. Received: shape \(2, 1\)"),
+        ({}, r"no value for feed `x`"),
+    ],
+)
+def test_feeds_that_do_not_match_fail_before_timing(feeds, pattern):
+    with pytest.raises(dualtf.FeedError, match=pattern):
+        profile(_affine, feeds, modes=["eager"], steps=1)
+
+
+def test_program_must_return_a_step():
+    with pytest.raises(dualtf.DualTFError, match=r"The program must be returning the step made by be.function\(\)\. Received: int 42"):
+        profile(lambda be: 42, modes=["eager"], steps=1)
+
+
+def test_report_is_a_public_type():
+    assert ProfileReport.__module__ == "dualtf.profiler.report"
