@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import tensorflow as tf
+from typing_extensions import Self
 
 from .._errors import ClosedBackendError, DualTFError, FeedError, ForeignObjectError, format_error
 from .._feeds import Feed, bind_arguments, coerce_value, normalize_shape
@@ -149,7 +150,7 @@ class Backend(abc.ABC):
                 _set_all_seeds(seed)
 
     # ----------------------------------------------------------------- life cycle
-    def __enter__(self) -> Backend:
+    def __enter__(self) -> Self:
         self._check_open()
         self._stack.enter_context(self.scope())
         self._stack.enter_context(tf.variable_creator_scope(self._record_variable))
