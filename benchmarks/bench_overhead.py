@@ -116,6 +116,7 @@ def compare(dual: Callable[[], Any], raw: Callable[[], Any], blocks: int, min_bl
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=15, help="alternating timing blocks per figure (default: 15)")
+    parser.add_argument("--min-block", type=float, default=0.05, help="seconds per timing block at least (default: 0.05)")
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file (default: none)")
     parser.add_argument("--modes", default=",".join(dualtf.available_modes()), help="comma-separated modes (default: all available)")
     args = parser.parse_args(argv)
@@ -129,12 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         with dualtf.backend(mode) as be:
             add = programs.feeds_sum(be)
             raw, close = _raw_add(mode)
-            rows.append({"workload": "add3", "mode": mode, **compare(lambda: add(A, B), raw, args.blocks)})
+            rows.append({"workload": "add3", "mode": mode, **compare(lambda: add(A, B), raw, args.blocks, args.min_block)})
             close()
         with dualtf.backend(mode) as be:
             step = programs.mlp_training(be)
             raw, close = _raw_mlp(mode, x, y)
-            rows.append({"workload": "mlp_step", "mode": mode, **compare(lambda: step(x, y), raw, args.blocks)})
+            rows.append({"workload": "mlp_step", "mode": mode, **compare(lambda: step(x, y), raw, args.blocks, args.min_block)})
             close()
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores, device: {tf.config.list_logical_devices()[0].device_type}")
     print(f"{'workload':<10} {'mode':<9} {'dualtf us':>10} {'raw us':>10} {'ratio':>7}")

@@ -65,7 +65,6 @@ def steady_state(call: Callable[[], Any], calls: int, warmup: int) -> Timing:
     clock = time.perf_counter
     times = [0.0] * calls
     gc_was_enabled = gc.isenabled()
-    gc.collect()
     gc.disable()  # a collection inside the loop would be charged to one unlucky call
     try:
         for i in range(calls):
