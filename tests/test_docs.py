@@ -23,8 +23,10 @@ def test_python_block_runs(page, index, code, tmp_path):
         path.write_text(code)
         result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", str(path)],
                                 capture_output=True, text=True, cwd=tmp_path, timeout=600)
-    else:
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    else:  # from a file, as users run it: AutoGraph needs the source
+        path = tmp_path / "example.py"
+        path.write_text(code)
+        result = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert result.returncode == 0, f"{page.name} block {index}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
 
 
