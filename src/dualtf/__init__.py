@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._api import backend
-from ._errors import ClosedBackendError, DualTFError, FeedError, ForeignObjectError, ModeError
+from ._errors import ClosedBackendError, DualTFError, FeedError, ForeignObjectError, ModeError, UnsupportedCombinationError
 from ._modes import MODES, Mode, available_modes
+from ._strategies import STRATEGIES, available_strategies, configure_virtual_cpus
 
 if TYPE_CHECKING:
     from ._backends.base import Backend, Step
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MODES",
+    "STRATEGIES",
     "Backend",
     "ClosedBackendError",
     "DualTFError",
@@ -30,8 +32,11 @@ __all__ = [
     "Mode",
     "ModeError",
     "Step",
+    "UnsupportedCombinationError",
     "available_modes",
+    "available_strategies",
     "backend",
+    "configure_virtual_cpus",
 ]
 
 __version__ = "0.1.0"

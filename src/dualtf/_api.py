@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 __all__ = ["backend"]
 
 
-def backend(mode: str, *, seed: int | None = None, **options: Any) -> Backend:
+def backend(mode: str, *, seed: int | None = None, strategy: Any = None, **options: Any) -> Backend:
     """A fresh backend for ``mode``; use it as a context manager.
 
     ``seed`` seeds Python, NumPy, TensorFlow and Keras (as
@@ -21,6 +21,12 @@ def backend(mode: str, *, seed: int | None = None, **options: Any) -> Backend:
     the graph's own) so that initializers and seeded random ops agree across
     modes. Options per mode: ``graph`` accepts ``config`` (a
     ``tf.compat.v1.ConfigProto``); the others accept none.
+
+    ``strategy`` is a name from :data:`dualtf.STRATEGIES` (``"cpu"``, ``"mirrored"``,
+    ...) or a ``tf.distribute.Strategy`` you built; variables made through the
+    backend live in its scope and steps run once per replica (see
+    :meth:`Backend.function`). An unavailable strategy, or a mode x strategy
+    combination TensorFlow does not support, is a DualTFError with the reason.
 
     Inside the ``with`` block of a graph backend its graph is the default
     graph, so plain TensorFlow ops and Keras layers made there belong to it.
@@ -40,4 +46,4 @@ def backend(mode: str, *, seed: int | None = None, **options: Any) -> Backend:
         raise ModeError(format_error(f"Mode {checked!r}", "available on this machine", reason))
     from ._backends import backend_class
 
-    return backend_class(checked)(seed=seed, **options)
+    return backend_class(checked)(seed=seed, strategy=strategy, **options)

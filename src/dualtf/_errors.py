@@ -13,6 +13,7 @@ __all__ = [
     "FeedError",
     "ForeignObjectError",
     "ModeError",
+    "UnsupportedCombinationError",
     "format_error",
 ]
 
@@ -52,3 +53,7 @@ class ForeignObjectError(DualTFError, ValueError):
 
 class ClosedBackendError(DualTFError, RuntimeError):
     """A backend (or a step compiled by it) was used after the backend was closed."""
+
+
+class UnsupportedCombinationError(DualTFError, ValueError):
+    """A mode x strategy combination that TensorFlow cannot run (the message says why)."""

@@ -8,8 +8,6 @@ status 2 before anything is measured; ``compare`` exits 1 when modes disagree.
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -17,39 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import DualTFError
+from ._loading import ProgramLoadError as _UsageError
+from ._loading import load_program as _load_program
 from ._modes import MODES
 
 __all__ = ["main"]
 
 USAGE_ERROR = 2
-
-
-class _UsageError(Exception):
-    """Bad command-line input: reported on one line, exit status 2."""
-
-
-def _load_program(spec: str) -> Callable[..., Any]:
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise _UsageError(f"PROGRAM must be MODULE:NAME or path/to/file.py:NAME. Received: {spec!r}.")
-    try:
-        if module_name.endswith(".py"):
-            path = Path(module_name)
-            if not path.is_file():
-                raise _UsageError(f"PROGRAM's file must exist. Received: {module_name!r} (no such file).")
-            loader_spec = importlib.util.spec_from_file_location(path.stem, path)
-            assert loader_spec is not None and loader_spec.loader is not None
-            module = importlib.util.module_from_spec(loader_spec)
-            loader_spec.loader.exec_module(module)
-        else:
-            sys.path.insert(0, os.getcwd())
-            module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise _UsageError(f"PROGRAM's module must be importable. Received: {module_name!r} ({exc}).") from None
-    program = getattr(module, attr, None)
-    if not callable(program):
-        raise _UsageError(f"PROGRAM must name a function in {module_name!r}. Received: {attr!r} ({type(program).__name__}).")
-    return program  # type: ignore[no-any-return]
 
 
 def _load_feeds(path: str | None) -> dict[str, Any]:

@@ -75,7 +75,12 @@ def mlp_training(be: Backend, *, learning_rate: float = 1e-2, init_seed: int = 0
     """One training step of a 64-32-10 MLP: Keras layers, ``tf.GradientTape``, Keras Adam.
 
     The layers' initializers are seeded, so every mode starts from the same
-    weights; the step returns the batch's mean cross-entropy loss.
+    weights; the step returns the batch's mean cross-entropy loss. The same
+    code runs under a strategy: the optimizer's slots are built up front (a
+    tf.function may not create them under MirroredStrategy), and the loss the
+    gradients come from is divided by the replica count, because Keras
+    optimizers sum gradients across replicas (``tf.nn.compute_average_loss``'s
+    rule; on one device the count is 1).
 
     >>> import dualtf, numpy as np
     >>> x, y = np.zeros((4, 64), np.float32), np.zeros(4, np.int32)
@@ -94,6 +99,7 @@ def mlp_training(be: Backend, *, learning_rate: float = 1e-2, init_seed: int = 0
         ]
     )
     optimizer = keras.optimizers.Adam(learning_rate)
+    optimizer.build(model.trainable_variables)
     x = be.feed("x", tf.float32, shape=[None, 64])
     y = be.feed("y", tf.int32, shape=[None])
 
@@ -101,7 +107,9 @@ def mlp_training(be: Backend, *, learning_rate: float = 1e-2, init_seed: int = 0
         with tf.GradientTape() as tape:
             logits = model(x)
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
-        grads = tape.gradient(loss, model.trainable_variables)
+            replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+            scaled = loss / tf.cast(replicas, loss.dtype)
+        grads = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 

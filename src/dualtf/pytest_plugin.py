@@ -26,11 +26,12 @@ from typing import Any
 import pytest
 
 from ._modes import MODES, mode_unavailable_reason
+from ._strategies import STRATEGIES
 
-__all__ = ["dualtf_backend", "dualtf_mode"]
+__all__ = ["dualtf_backend", "dualtf_mode", "dualtf_strategy"]
 
 _MARKER = "dualtf"
-_MARKER_KEYWORDS = ("modes", "seed")
+_MARKER_KEYWORDS = ("modes", "strategies", "seed")
 _modes_key = pytest.StashKey[tuple[str, ...]]()
 _timings_key = pytest.StashKey[list[tuple[str, str, float]]]()
 
@@ -58,6 +59,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         help="with --dualtf-profile, also save the timings as JSON to PATH (default: not saved)",
     )
+    group.addoption(
+        "--dualtf-virtual-cpus",
+        action="store",
+        type=int,
+        default=None,
+        metavar="N",
+        help="split the CPU into N logical devices at session start, so the 'mirrored' strategy runs "
+        "without GPUs (imports TensorFlow at start; default: leave devices alone)",
+    )
     parser.addini("dualtf_modes", type="args", default=[], help="modes that dualtf tests run in (default: all)")
 
 
@@ -83,6 +93,15 @@ def pytest_configure(config: pytest.Config) -> None:
         modes = _check_modes(config.getini("dualtf_modes"), "ini option dualtf_modes") or MODES
     config.stash[_modes_key] = modes
     config.stash[_timings_key] = []
+    cpus = config.getoption("--dualtf-virtual-cpus")
+    if cpus is not None:
+        from ._errors import DualTFError
+        from ._strategies import configure_virtual_cpus
+
+        try:
+            configure_virtual_cpus(cpus)
+        except DualTFError as exc:
+            raise pytest.UsageError(f"--dualtf-virtual-cpus: {exc}") from None
 
 
 def _marker_arguments(item: pytest.Item) -> dict[str, Any]:
@@ -99,9 +118,13 @@ def _marker_arguments(item: pytest.Item) -> dict[str, Any]:
             )
     modes = marker.kwargs.get("modes")
     if modes is not None:
-        if isinstance(modes, str):
-            modes = [modes]
-        _check_modes(list(modes), where)
+        _check_modes([modes] if isinstance(modes, str) else list(modes), where)
+    strategies = marker.kwargs.get("strategies")
+    for name in [strategies] if isinstance(strategies, str) else list(strategies or []):
+        if name not in STRATEGIES:
+            raise pytest.UsageError(
+                f"{where}: every strategy must be one of {', '.join(STRATEGIES)}. Received: unknown strategy {name!r}."
+            )
     return dict(marker.kwargs)
 
 
@@ -111,20 +134,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     dropped: list[pytest.Item] = []
     for item in items:
         arguments = _marker_arguments(item)  # validated for every marked test, parametrized or not
-        callspec = getattr(item, "callspec", None)
-        mode = callspec.params.get("dualtf_mode") if callspec is not None else None
-        if mode is None:
-            keep.append(item)
-            continue
-        wanted = arguments.get("modes")
-        wanted = [wanted] if isinstance(wanted, str) else wanted
-        if mode in run_modes and (wanted is None or mode in wanted):
+        params = getattr(item, "callspec", None)
+        params = params.params if params is not None else {}
+        if _wanted(params.get("dualtf_mode"), arguments.get("modes"), run_modes) and _wanted(
+            params.get("dualtf_strategy"), arguments.get("strategies"), STRATEGIES
+        ):
             keep.append(item)
         else:
             dropped.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
+
+
+def _wanted(value: str | None, marker_values: Any, run_values: Sequence[str]) -> bool:
+    if value is None:
+        return True
+    if isinstance(marker_values, str):
+        marker_values = [marker_values]
+    return value in run_values and (marker_values is None or value in marker_values)
 
 
 @pytest.fixture(params=MODES)
@@ -140,9 +168,29 @@ def dualtf_mode(request: pytest.FixtureRequest) -> str:
     return mode
 
 
+@pytest.fixture(params=STRATEGIES)
+def dualtf_strategy(request: pytest.FixtureRequest) -> str:
+    """The strategy of this run of the test: one of :data:`dualtf.STRATEGIES`.
+
+    A test that asks for it runs once per mode x strategy (ids ``graph-cpu``,
+    ``eager-mirrored``, ...), and ``dualtf_backend`` is made with it. A strategy
+    this machine cannot run skips with the reason from device discovery.
+    """
+    from ._strategies import strategy_unavailable_reason
+
+    name: str = request.param
+    reason = strategy_unavailable_reason(name)
+    if reason is not None:
+        pytest.skip(f"dualtf strategy {name!r} is unavailable here: {reason}")
+    return name
+
+
 @pytest.fixture
 def dualtf_backend(dualtf_mode: str, request: pytest.FixtureRequest) -> Iterator[Any]:
     """An entered ``dualtf.backend(dualtf_mode)``, closed after the test.
+
+    With ``dualtf_strategy`` in the test's arguments the backend runs under that
+    strategy; a combination TensorFlow cannot run skips with the reason.
 
     TensorFlow's ``run_functions_eagerly`` flag, the default graph, the global
     seed and Keras' global state (names, seed generator) are put back after the
@@ -156,8 +204,13 @@ def dualtf_backend(dualtf_mode: str, request: pytest.FixtureRequest) -> Iterator
     seed = marker.kwargs.get("seed") if marker is not None else None
     functions_eagerly = tf.config.functions_run_eagerly()
     default_graph = tf.compat.v1.get_default_graph()
+    strategy = request.getfixturevalue("dualtf_strategy") if "dualtf_strategy" in request.fixturenames else None
     try:
-        with dualtf.backend(dualtf_mode, seed=seed) as be:
+        try:
+            be = dualtf.backend(dualtf_mode, seed=seed, strategy=strategy)
+        except dualtf.UnsupportedCombinationError as exc:
+            pytest.skip(str(exc))
+        with be:
             yield be
     finally:
         leaked = tf.compat.v1.get_default_graph() is not default_graph

@@ -55,11 +55,13 @@ def run_program(
     *,
     steps: int = 1,
     seed: int | None = 0,
+    strategy: Any = None,
 ) -> tuple[list[Any], list[tuple[str, np.ndarray]]]:
     """Run ``program`` in a fresh backend of ``mode``; return each call's output and the final variables.
 
     Variables come as ``(name, value)`` pairs in creation order: the order is
     what matches them across modes, since graph mode may uniquify names.
+    ``strategy`` is passed to :func:`dualtf.backend`.
 
     >>> import tensorflow as tf
     >>> def add(be):
@@ -72,7 +74,7 @@ def run_program(
     import dualtf
 
     _check_steps(steps)
-    with dualtf.backend(mode, seed=seed) as be:
+    with dualtf.backend(mode, seed=seed, strategy=strategy) as be:
         step = program(be)
         if not callable(step) or not hasattr(step, "feeds"):
             raise DualTFError(format_error("The program", "returning the step made by be.function()", f"{type(step).__name__}"))

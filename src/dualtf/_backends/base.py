@@ -18,9 +18,17 @@ import numpy as np
 import tensorflow as tf
 from typing_extensions import Self
 
-from .._errors import ClosedBackendError, DualTFError, FeedError, ForeignObjectError, format_error
+from .._errors import (
+    ClosedBackendError,
+    DualTFError,
+    FeedError,
+    ForeignObjectError,
+    UnsupportedCombinationError,
+    format_error,
+)
 from .._feeds import Feed, bind_arguments, coerce_value, normalize_shape
 from .._modes import Mode
+from .._strategies import combination_unsupported_reason, make_strategy, strategy_name
 
 __all__ = ["Backend", "Step", "as_tf_variable"]
 
@@ -38,6 +46,16 @@ def as_tf_variable(obj: Any) -> tf.Variable | None:
     if isinstance(inner, tf.Variable) and type(obj).__module__.startswith("keras"):
         return inner
     return None
+
+
+def variable_handle(var: tf.Variable) -> tf.Tensor:
+    """The resource handle of ``var``; of its first component for a distributed variable.
+
+    A distributed variable's own ``handle`` exists only in replica context, but
+    every component lives in the same graph or context as the variable.
+    """
+    primary = getattr(var, "_primary", None)  # tf.distribute's DistributedVariable
+    return (primary if isinstance(primary, tf.Variable) else var).handle
 
 
 def _variable_label(var: tf.Variable) -> str:
@@ -59,7 +77,7 @@ class Step:
     [2.0, 4.0]
     """
 
-    __slots__ = ("feeds", "mode", "_backend", "_run", "_trace_count", "_chrome_trace", "graph_size", "__weakref__")
+    __slots__ = ("feeds", "mode", "_backend", "_run", "_trace_count", "_chrome_trace", "_check", "graph_size", "__weakref__")
 
     def __init__(
         self,
@@ -72,6 +90,7 @@ class Step:
     ):
         self.feeds: tuple[Feed, ...] = tuple(feeds)
         self._chrome_trace = chrome_trace
+        self._check: Callable[[list[np.ndarray]], None] | None = None
         self.mode: Mode = backend.mode
         self._backend = backend
         self._run = run
@@ -96,12 +115,18 @@ class Step:
                 format_error("Step.chrome_trace()", "called on a step of mode 'graph'", f"a step of mode {self.mode!r}")
             )
         self._backend._check_open()
-        return self._chrome_trace(bind_arguments(self.feeds, args, kwargs))
+        values = bind_arguments(self.feeds, args, kwargs)
+        if self._check is not None:
+            self._check(values)
+        return self._chrome_trace(values)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._backend._closed:
             self._backend._check_open()
-        return self._run(bind_arguments(self.feeds, args, kwargs))
+        values = bind_arguments(self.feeds, args, kwargs)
+        if self._check is not None:
+            self._check(values)
+        return self._run(values)
 
     def __repr__(self) -> str:
         return f"Step(mode={self.mode!r}, feeds={[f.name for f in self.feeds]})"
@@ -128,7 +153,7 @@ class Backend(abc.ABC):
     #: Keyword options this mode accepts in :func:`dualtf.backend`.
     OPTIONS: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, *, seed: int | None = None, **options: Any):
+    def __init__(self, *, seed: int | None = None, strategy: Any = None, **options: Any):
         unknown = sorted(set(options) - self.OPTIONS)
         if unknown:
             valid = ", ".join(sorted(self.OPTIONS)) or "none"
@@ -138,6 +163,12 @@ class Backend(abc.ABC):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise DualTFError(format_error("The seed", "an int or None", f"seed={seed!r}"))
         self.seed = seed
+        #: The ``tf.distribute.Strategy`` steps run under, or None (the ``default`` strategy).
+        self.strategy: tf.distribute.Strategy | None = _resolve_strategy(strategy, self.mode)
+        #: The strategy's dualtf name: one of :data:`dualtf.STRATEGIES`, or ``"custom"``.
+        self.strategy_name = strategy_name(self.strategy)
+        #: Replicas a step runs on (1 without a strategy).
+        self.num_replicas = 1 if self.strategy is None else int(self.strategy.num_replicas_in_sync)
         self.serial = next(_serials)
         self._closed = False
         self._feeds: dict[str, Feed] = {}
@@ -208,11 +239,15 @@ class Backend(abc.ABC):
         name: str | None = None,
         dtype: tf.DType | str | None = None,
         trainable: bool = True,
+        aggregation: tf.VariableAggregation | str | None = None,
     ) -> tf.Variable:
         """A ``tf.Variable`` owned by this backend, initialized before it is first read.
 
         ``initial`` is a value (list, array, tensor) or a zero-argument callable.
-        No initializer call is ever needed from the user, in any mode.
+        No initializer call is ever needed from the user, in any mode. Under a
+        strategy the variable is made in its scope and, unless ``aggregation``
+        says otherwise, updates made in replica context are averaged (``"mean"``),
+        so ``w.assign_sub(lr * grad)`` of a per-replica mean loss matches one device.
 
         >>> import dualtf
         >>> with dualtf.backend("graph") as be:
@@ -221,8 +256,9 @@ class Backend(abc.ABC):
         [1.0, 2.0]
         """
         self._check_open()
+        how = _aggregation(aggregation, self.strategy is not None)
         with self.scope(), tf.variable_creator_scope(self._record_variable):
-            var = tf.Variable(initial, name=name, dtype=dtype, trainable=trainable)
+            var = tf.Variable(initial, name=name, dtype=dtype, trainable=trainable, aggregation=how)
         return var
 
     def feed(self, name: str, dtype: tf.DType | str, shape: Any = None) -> Feed:
@@ -247,13 +283,20 @@ class Backend(abc.ABC):
         self._feeds[name] = feed
         return feed
 
-    def function(self, fn: Callable[..., Any], feeds: Sequence[Feed]) -> Step:
+    def function(self, fn: Callable[..., Any], feeds: Sequence[Feed], *, reduce: str = "mean") -> Step:
         """Compile ``fn`` into a step taking one value per feed, returning NumPy.
 
         ``fn`` receives one tensor per feed, in order. Side effects (variable
         updates, optimizer steps) run exactly once per call in every mode;
         Python control flow on tensor values and ``tf.GradientTape`` work
         in every mode.
+
+        Under a strategy, ``fn`` runs once per replica: every feed with a first
+        dimension is split evenly along it (a batch that does not divide by the
+        replica count is a DualTFError), other feeds go whole to every replica,
+        and each output is reduced across replicas by ``reduce``: ``"mean"``,
+        ``"sum"`` or ``"concat"`` (joined along the first dimension). Without a
+        strategy ``reduce`` has nothing to do.
 
         >>> import dualtf, tensorflow as tf
         >>> with dualtf.backend("xla") as be:
@@ -273,8 +316,15 @@ class Backend(abc.ABC):
         if len(set(names)) != len(names):
             dup = next(n for n in names if names.count(n) > 1)
             raise FeedError(format_error("The `feeds` of function()", "distinct feeds", f"feed `{dup}` twice"))
+        if reduce not in _REDUCTIONS:
+            raise DualTFError(format_error("The `reduce` of function()", f"one of {', '.join(_REDUCTIONS)}", f"reduce={reduce!r}"))
+        if self.strategy is not None:
+            fn = _distributed(fn, list(feeds), self.strategy, reduce, self._replica_fn)
         with self.scope(), tf.variable_creator_scope(self._record_variable):
-            return self._compile(fn, list(feeds))
+            step = self._compile(fn, list(feeds))
+        if self.num_replicas > 1:
+            step._check = _batch_check(step.feeds, self.num_replicas, self.strategy_name)
+        return step
 
     def evaluate(self, structure: Any) -> Any:
         """NumPy values of the tensors and variables in a nested structure.
@@ -316,7 +366,16 @@ class Backend(abc.ABC):
         return [v for v in self._own_variables.values() if getattr(v, _OWNER_ATTR, None) == self.serial]
 
     def scope(self) -> contextlib.AbstractContextManager[Any]:
-        """The context in which this backend's ops are made (graph mode: its graph)."""
+        """The context in which this backend's ops are made: graph mode's graph, the strategy's scope."""
+        if self.strategy is None:
+            return self._mode_scope()
+        stack = contextlib.ExitStack()
+        stack.enter_context(self._mode_scope())
+        stack.enter_context(self.strategy.scope())
+        return stack
+
+    def _mode_scope(self) -> contextlib.AbstractContextManager[Any]:
+        """The mode's own context (graph mode: its graph as the default graph)."""
         return contextlib.nullcontext()
 
     # ----------------------------------------------------------------- checks
@@ -371,6 +430,10 @@ class Backend(abc.ABC):
 
     def _make_placeholder(self, name: str, dtype: tf.DType, shape: Any) -> tf.Tensor | None:
         return None
+
+    def _replica_fn(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """What each replica runs under a strategy (xla: ``fn`` compiled by XLA)."""
+        return fn
 
     @abc.abstractmethod
     def _compile(self, fn: Callable[..., Any], feeds: list[Feed]) -> Step:
@@ -457,3 +520,89 @@ class _KerasGlobalState:
         if self._module is not None:
             self._module.set_global_attribute(self._KEY, self._saved)
             self._module = None
+
+
+_REDUCTIONS = ("mean", "sum", "concat")
+
+
+def _resolve_strategy(strategy: Any, mode: str) -> tf.distribute.Strategy | None:
+    if strategy is None or isinstance(strategy, str):
+        resolved = make_strategy("default" if strategy is None else strategy)
+    elif isinstance(strategy, tf.distribute.Strategy):
+        resolved = strategy
+    else:
+        raise DualTFError(
+            format_error("The strategy", "a name from dualtf.STRATEGIES or a tf.distribute.Strategy", f"{type(strategy).__name__} {strategy!r}")
+        )
+    reason = combination_unsupported_reason(mode, resolved)
+    if reason is not None:
+        raise UnsupportedCombinationError(
+            format_error(f"The combination of mode {mode!r} and strategy {strategy_name(resolved)!r}", "supported by TensorFlow", reason)
+        )
+    return resolved
+
+
+def _aggregation(aggregation: Any, distributed: bool) -> tf.VariableAggregation:
+    if aggregation is None:
+        return tf.VariableAggregation.MEAN if distributed else tf.VariableAggregation.NONE
+    if isinstance(aggregation, tf.VariableAggregation):
+        return aggregation
+    names = {"none": tf.VariableAggregation.NONE, "sum": tf.VariableAggregation.SUM, "mean": tf.VariableAggregation.MEAN,
+             "only_first_replica": tf.VariableAggregation.ONLY_FIRST_REPLICA}
+    if aggregation not in names:
+        raise DualTFError(format_error("The aggregation", f"a tf.VariableAggregation or one of {', '.join(names)}", f"aggregation={aggregation!r}"))
+    return names[aggregation]
+
+
+def _split_feeds(feeds: list[Feed]) -> list[bool]:
+    """Which feeds are split across replicas: those with a first dimension."""
+    return [f.shape is None or len(f.shape) >= 1 for f in feeds]
+
+
+def _batch_check(feeds: Sequence[Feed], replicas: int, name: str) -> Callable[[list[np.ndarray]], None]:
+    split = _split_feeds(list(feeds))
+
+    def check(values: list[np.ndarray]) -> None:
+        for feed, value, is_split in zip(feeds, values, split):
+            if is_split and (value.ndim == 0 or value.shape[0] % replicas):
+                batch = "no first dimension" if value.ndim == 0 else f"batch size {value.shape[0]}"
+                raise FeedError(
+                    format_error(
+                        f"Feed `{feed.name}`",
+                        f"a batch that divides evenly across the {replicas} replicas of strategy {name!r}",
+                        batch,
+                    )
+                )
+
+    return check
+
+
+def _distributed(
+    fn: Callable[..., Any],
+    feeds: list[Feed],
+    strategy: tf.distribute.Strategy,
+    reduce: str,
+    replica_fn: Callable[[Callable[..., Any]], Callable[..., Any]],
+) -> Callable[..., Any]:
+    """``fn`` run once per replica on its slice of each batch, outputs reduced by ``reduce``."""
+    replicas = int(strategy.num_replicas_in_sync)
+    split = _split_feeds(feeds)
+    per_replica = replica_fn(fn)
+
+    def reduce_one(value: Any) -> Any:
+        if value is None:
+            return None
+        if reduce == "concat":
+            return strategy.gather(value, axis=0)
+        op = tf.distribute.ReduceOp.MEAN if reduce == "mean" else tf.distribute.ReduceOp.SUM
+        return strategy.reduce(op, value, axis=None)
+
+    def distributed(*tensors: tf.Tensor) -> Any:
+        values = []
+        for tensor, is_split in zip(tensors, split):
+            shards = tf.split(tensor, replicas) if is_split else [tensor] * replicas
+            values.append(strategy.experimental_distribute_values_from_function(lambda ctx, s=shards: s[ctx.replica_id_in_sync_group]))
+        out = strategy.run(per_replica, args=tuple(values))
+        return tf.nest.map_structure(reduce_one, out)
+
+    return distributed

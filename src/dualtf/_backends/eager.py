@@ -11,7 +11,7 @@ import tensorflow as tf
 from tensorflow.python.eager import context as _context  # eager_mode(): private, no public equivalent
 
 from .._feeds import Feed
-from .base import Backend, Step, structure_to_numpy, to_numpy
+from .base import Backend, Step, structure_to_numpy, to_numpy, variable_handle
 
 __all__ = ["EagerBackend"]
 
@@ -21,7 +21,7 @@ class EagerBackend(Backend):
 
     mode = "eager"
 
-    def scope(self) -> contextlib.AbstractContextManager[Any]:
+    def _mode_scope(self) -> contextlib.AbstractContextManager[Any]:
         # Inside another backend's graph block, this backend's ops must still be eager.
         return contextlib.nullcontext() if tf.executing_eagerly() else _context.eager_mode()
 
@@ -40,7 +40,7 @@ class EagerBackend(Backend):
         var.assign(value)
 
     def _owns_graph_of(self, var: tf.Variable) -> bool:
-        return not tf.is_symbolic_tensor(var.handle)
+        return not tf.is_symbolic_tensor(variable_handle(var))
 
     def _owns_tensor(self, tensor: tf.Tensor) -> bool:
         return not tf.is_symbolic_tensor(tensor)

@@ -26,11 +26,15 @@ class FunctionBackend(EagerBackend):
     #: Whether the function is compiled by XLA (the ``xla`` mode sets it).
     jit_compile: ClassVar[bool] = False
 
+    def _replica_fn(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return tf.function(fn, jit_compile=True) if self.jit_compile else fn
+
     def _compile(self, fn: Callable[..., Any], feeds: list[Feed]) -> Step:
         polymorphic = tf.function(
             fn,
             input_signature=[f.spec for f in feeds],
-            jit_compile=self.jit_compile,
+            # under a strategy XLA compiles each replica's step (_replica_fn), not the cross-replica step
+            jit_compile=self.jit_compile and self.strategy is None,
             autograph=True,
         )
         # Trace now, so that the build cost is paid here and not on the first call.

@@ -16,7 +16,7 @@ from tensorflow.core.protobuf import config_pb2
 
 from .._errors import DualTFError, format_error
 from .._feeds import Feed
-from .base import Backend, Step, as_tf_variable
+from .base import Backend, Step, as_tf_variable, variable_handle
 
 try:  # the mechanism tf.function uses to order side effects; private but stable since TF 2.0
     from tensorflow.python.framework.auto_control_deps import AutomaticControlDependencies as _AutoControlDeps
@@ -53,7 +53,7 @@ class GraphBackend(Backend):
     def _close(self) -> None:
         self.session.close()
 
-    def scope(self) -> contextlib.AbstractContextManager[Any]:
+    def _mode_scope(self) -> contextlib.AbstractContextManager[Any]:
         return self.graph.as_default()
 
     def _make_placeholder(self, name: str, dtype: tf.DType, shape: Any) -> tf.Tensor:
@@ -205,7 +205,8 @@ class GraphBackend(Backend):
         self.session.run(op, feed_dict={slot: value})
 
     def _owns_graph_of(self, var: tf.Variable) -> bool:
-        return tf.is_symbolic_tensor(var.handle) and var.handle.graph is self.graph
+        handle = variable_handle(var)
+        return tf.is_symbolic_tensor(handle) and handle.graph is self.graph
 
     def _owns_tensor(self, tensor: tf.Tensor) -> bool:
         return tf.is_symbolic_tensor(tensor) and tensor.graph is self.graph

@@ -1,0 +1,199 @@
+"""Strategy names, discovery and the mode x strategy support table.
+
+Importing this module never imports TensorFlow; discovery does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, Any
+
+from ._errors import DualTFError, ModeError, format_error
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+__all__ = [
+    "STRATEGIES",
+    "available_strategies",
+    "combination_unsupported_reason",
+    "configure_virtual_cpus",
+    "make_strategy",
+    "strategy_unavailable_reason",
+]
+
+#: Every strategy name dualtf knows. ``default`` means no tf.distribute strategy.
+STRATEGIES: tuple[str, ...] = ("default", "cpu", "gpu", "mirrored", "tpu", "multiworker")
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or name not in STRATEGIES:
+        raise ModeError(format_error("The strategy", f"one of {', '.join(STRATEGIES)} or a tf.distribute.Strategy", f"strategy={name!r}"))
+    return name
+
+
+def _mirrored_devices() -> list[str]:
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        return [d.name for d in gpus]
+    return [d.name for d in tf.config.list_logical_devices("CPU")]
+
+
+def strategy_unavailable_reason(name: str) -> str | None:
+    """Why strategy ``name`` cannot run in this process, or None, from real device discovery.
+
+    >>> strategy_unavailable_reason("cpu") is None
+    True
+    """
+    _check_name(name)
+    if name in ("default", "cpu"):
+        return None
+    import tensorflow as tf
+
+    if name == "gpu":
+        return None if tf.config.list_physical_devices("GPU") else "no GPU is visible to TensorFlow"
+    if name == "mirrored":
+        devices = _mirrored_devices()
+        if len(devices) >= 2:
+            return None
+        return (
+            "mirrored needs 2 or more GPUs or logical CPUs; this process has "
+            f"{len(devices)} ({', '.join(devices)}). Split the CPU with dualtf.configure_virtual_cpus(2) "
+            "before TensorFlow initializes (pytest: --dualtf-virtual-cpus 2)"
+        )
+    if name == "tpu":
+        try:
+            tf.distribute.cluster_resolver.TPUClusterResolver()
+        except (ValueError, RuntimeError, ImportError) as exc:
+            return f"no TPU found by TPUClusterResolver ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+        return None
+    # multiworker
+    config = os.environ.get("TF_CONFIG")
+    if not config:
+        return "multiworker needs TF_CONFIG naming the workers; dualtf.multiworker.run_workers starts them on this machine"
+    try:
+        workers = json.loads(config)["cluster"]["worker"]
+    except (ValueError, KeyError, TypeError):
+        return f"TF_CONFIG must be JSON with cluster.worker; it is {config[:80]!r}"
+    return None if workers else "TF_CONFIG names no workers"
+
+
+def available_strategies() -> tuple[str, ...]:
+    """The strategy names that can run in this process, in :data:`STRATEGIES` order.
+
+    >>> import dualtf
+    >>> "default" in dualtf.available_strategies()
+    True
+    """
+    return tuple(s for s in STRATEGIES if strategy_unavailable_reason(s) is None)
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy | None:
+    """A new strategy for an available ``name`` (``None`` for ``default``); DualTFError if unavailable."""
+    _check_name(name)
+    reason = strategy_unavailable_reason(name)
+    if reason is not None:
+        raise ModeError(format_error(f"Strategy {name!r}", "available on this machine", reason))
+    import tensorflow as tf
+
+    if name == "default":
+        return None
+    if name == "cpu":
+        return tf.distribute.OneDeviceStrategy("/cpu:0")
+    if name == "gpu":
+        return tf.distribute.OneDeviceStrategy("/gpu:0")
+    if name == "mirrored":
+        # On logical CPUs TensorFlow would pick collective all-reduce, whose instance keys
+        # collide between two MirroredStrategy objects in one process (the second one's
+        # steps abort with 'Shape mismatch in the collective instance'): reduce through
+        # one device instead. GPUs keep TensorFlow's choice (NCCL).
+        gpus = tf.config.list_logical_devices("GPU")
+        cross = None if gpus else tf.distribute.ReductionToOneDevice()
+        return tf.distribute.MirroredStrategy(_mirrored_devices(), cross_device_ops=cross)
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def strategy_name(strategy: Any) -> str:
+    """The dualtf name of a strategy object (``"custom"`` for others)."""
+    import tensorflow as tf
+
+    if strategy is None:
+        return "default"
+    kinds: list[tuple[type, str]] = [
+        (tf.distribute.OneDeviceStrategy, "gpu" if "GPU" in str(getattr(strategy.extended, "_device", "")).upper() else "cpu"),
+        (tf.distribute.MirroredStrategy, "mirrored"),
+        (tf.distribute.MultiWorkerMirroredStrategy, "multiworker"),
+        (tf.distribute.TPUStrategy, "tpu"),
+    ]
+    for cls, label in kinds:
+        if isinstance(strategy, cls):
+            return label
+    return "custom"
+
+
+def combination_unsupported_reason(mode: str, strategy: Any) -> str | None:
+    """Why TensorFlow cannot run ``mode`` under ``strategy`` (an object or None), or None.
+
+    The table is in docs/strategies.md; each "no" here was seen to fail or give
+    a silently different result, so dualtf refuses it up front.
+    """
+    if strategy is None:
+        return None
+    import tensorflow as tf
+
+    name = strategy_name(strategy)
+    if name == "tpu" and mode in ("graph", "eager"):
+        return f"TPUStrategy runs only inside tf.function in TF2 (mode {mode!r} would run op by op on the host)"
+    if mode == "graph" and name in ("mirrored", "multiworker", "custom") and strategy.num_replicas_in_sync > 1:
+        return (
+            "a TF1 graph step orders its stateful ops (as tf.function does), one replica after another, while "
+            "collective all-reduce ops (a Keras optimizer's gradient all-reduce) must launch together on every "
+            "replica: the step would wait forever; with ReductionToOneDevice instead, Keras 3 optimizers fail to "
+            "build in replica context ('grad_fn must accept keyword argument variables')"
+        )
+    if mode == "xla" and name in ("mirrored", "custom") and not tf.config.list_logical_devices("GPU"):
+        return (
+            "XLA compiles each replica's step for one device, and on logical CPU devices it places every replica's "
+            "program on CPU:0, away from the replica's variables (TensorFlow error: 'Trying to access resource ... "
+            "located in device CPU:1 from device CPU:0')"
+        )
+    return None
+
+
+def configure_virtual_cpus(n: int) -> None:
+    """Split the host CPU into ``n`` logical devices, so ``mirrored`` runs without GPUs.
+
+    Must run before TensorFlow initializes its devices (before the first op,
+    variable or backend); later calls with another ``n`` raise DualTFError.
+    Calling it again with the same ``n`` is a no-op.
+
+    >>> import dualtf
+    >>> dualtf.configure_virtual_cpus(2)   # doctest: +SKIP
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise DualTFError(format_error("configure_virtual_cpus(n)", "given an int n >= 1", f"n={n!r}"))
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    current = tf.config.get_logical_device_configuration(cpu)
+    if current is not None and len(current) == n:
+        return
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
+    except RuntimeError:
+        have = len(tf.config.list_logical_devices("CPU"))
+        raise DualTFError(
+            format_error(
+                f"configure_virtual_cpus({n})",
+                "called before TensorFlow initializes its devices (before the first op, variable or backend)",
+                f"a call after initialization, with {have} logical CPU(s) already set up",
+            )
+        ) from None
