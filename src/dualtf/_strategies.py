@@ -159,7 +159,13 @@ def combination_unsupported_reason(mode: str, strategy: Any) -> str | None:
             "replica: the step would wait forever; with ReductionToOneDevice instead, Keras 3 optimizers fail to "
             "build in replica context ('grad_fn must accept keyword argument variables')"
         )
-    if mode == "xla" and name in ("mirrored", "custom") and not tf.config.list_logical_devices("GPU"):
+    on_cpu = not tf.config.list_logical_devices("GPU")
+    if mode == "xla" and name == "multiworker" and on_cpu:
+        return (
+            "XLA cannot compile the collective ops that reduce across workers on CPU devices "
+            "(TensorFlow: 'Collectives are not yet implemented for CPU devices when compiling with XLA')"
+        )
+    if mode == "xla" and name in ("mirrored", "custom") and on_cpu and strategy.num_replicas_in_sync > 1:
         return (
             "XLA compiles each replica's step for one device, and on logical CPU devices it places every replica's "
             "program on CPU:0, away from the replica's variables (TensorFlow error: 'Trying to access resource ... "

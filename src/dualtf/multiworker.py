@@ -114,11 +114,14 @@ def run_workers(
 
 def _worker_main(job_dir: str, index: int) -> None:
     from ._loading import load_program
+    from ._strategies import make_strategy
     from .testing import run_program
 
+    # First: collective ops must be configured before TensorFlow's context starts.
+    strategy = make_strategy("multiworker")
     job = pickle.loads((Path(job_dir) / "job.pkl").read_bytes())
     program = load_program(job["program"])
-    outputs, variables = run_program(program, job["feeds"], job["mode"], steps=job["steps"], seed=job["seed"], strategy="multiworker")
+    outputs, variables = run_program(program, job["feeds"], job["mode"], steps=job["steps"], seed=job["seed"], strategy=strategy)
     # plain values: this module runs as __main__ here, so its classes would not unpickle
     (Path(job_dir) / f"result{index}.pkl").write_bytes(pickle.dumps((outputs, variables)))
 

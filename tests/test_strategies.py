@@ -1,0 +1,178 @@
+"""Strategies: the mode x strategy matrix on this machine, discovery, errors, multi-worker."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import dualtf
+from dualtf import programs
+from dualtf._strategies import combination_unsupported_reason, strategy_unavailable_reason
+from dualtf.multiworker import run_workers
+from dualtf.testing import run_program
+
+HERE = Path(__file__).parent
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(8, 3)).astype(np.float32)
+Y = RNG.normal(size=(8, 1)).astype(np.float32)
+
+
+def _linear_program(be):
+    from dualtf._loading import load_program
+
+    return load_program(f"{HERE / 'strategy_programs.py'}:linear")(be)
+
+
+@pytest.fixture(scope="module")
+def linear_reference():
+    # module scope: made before the test's backend enters its strategy's scope
+    return run_program(_linear_program, {"x": X, "y": Y}, "eager", steps=3)
+
+
+def test_linear_step_matches_one_device(linear_reference, dualtf_backend, dualtf_strategy):
+    be = dualtf_backend
+    assert be.strategy_name == dualtf_strategy
+    step = _linear_program(be)
+    losses = [float(step(X, Y)) for _ in range(3)]
+    weights = be.evaluate(be.variables[0])
+    ref_losses, ref_vars = linear_reference
+    np.testing.assert_allclose(losses, [float(v) for v in ref_losses], rtol=1e-5)
+    np.testing.assert_allclose(weights, ref_vars[0][1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.dualtf(strategies=["mirrored", "cpu"])
+def test_mlp_20_steps_mirrored_equals_one_device(dualtf_mode, dualtf_strategy):
+    x, y = programs.digits()
+
+    def batch(i):
+        return {"x": x[i * 32 : (i + 1) * 32], "y": y[i * 32 : (i + 1) * 32]}
+
+    try:
+        _, got = run_program(programs.mlp_training, batch, dualtf_mode, steps=20, strategy=dualtf_strategy)
+    except dualtf.UnsupportedCombinationError as exc:
+        pytest.skip(str(exc))
+    _, want = run_program(programs.mlp_training, batch, dualtf_mode, steps=20)
+    assert len(got) == len(want)
+    for (name, a), (_, b) in zip(want, got):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("reduce", ["mean", "sum", "concat"])
+@pytest.mark.dualtf(strategies=["mirrored"])
+def test_reduce_rules_are_the_same_in_every_mode(dualtf_backend, dualtf_strategy, reduce):
+    be = dualtf_backend
+    x = be.feed("x", tf.float32, shape=[None])
+    step = be.function(lambda x: x * 2.0, [x], reduce=reduce)
+    out = step([1.0, 2.0, 3.0, 4.0])
+    per_replica = np.array([[2.0, 4.0], [6.0, 8.0]])  # each replica doubles its half of the batch
+    want = {"mean": per_replica.mean(axis=0), "sum": per_replica.sum(axis=0), "concat": per_replica.reshape(-1)}[reduce]
+    np.testing.assert_allclose(out, want)
+
+
+@pytest.mark.dualtf(strategies=["mirrored"])
+def test_batch_that_does_not_divide_is_refused(dualtf_backend, dualtf_strategy):
+    be = dualtf_backend
+    v = be.variable(0.0)
+    x = be.feed("x", tf.float32, shape=[None, 2])
+
+    def fn(x):
+        v.assign_add(1.0)
+        return tf.reduce_sum(x)
+
+    step = be.function(fn, [x])
+    with pytest.raises(dualtf.FeedError, match=r"Feed `x` must be a batch that divides evenly across the 2 replicas of strategy 'mirrored'\. Received: batch size 3"):
+        step(np.ones((3, 2)))
+    assert be.evaluate(v) == 0.0
+
+
+def test_unsupported_combinations_name_mode_strategy_and_reason():
+    with pytest.raises(dualtf.UnsupportedCombinationError, match=r"The combination of mode 'graph' and strategy 'mirrored' must be supported by TensorFlow\. Received: .*collective"):
+        dualtf.backend("graph", strategy="mirrored")
+    with pytest.raises(dualtf.UnsupportedCombinationError, match=r"mode 'xla' and strategy 'mirrored'"):
+        dualtf.backend("xla", strategy="mirrored")
+
+
+def test_unknown_or_bad_strategy():
+    with pytest.raises(dualtf.ModeError, match=r"one of default, cpu, gpu, mirrored, tpu, multiworker .* Received: strategy='gpus'"):
+        dualtf.backend("eager", strategy="gpus")
+    with pytest.raises(dualtf.DualTFError, match=r"The strategy must be a name from dualtf.STRATEGIES or a tf.distribute.Strategy\. Received: int 3"):
+        dualtf.backend("eager", strategy=3)
+
+
+def test_user_built_strategy_object(dualtf_mode):
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    with dualtf.backend(dualtf_mode, strategy=strategy) as be:
+        assert be.strategy is strategy and be.strategy_name == "cpu" and be.num_replicas == 1
+        w = be.variable(2.0)
+        assert be.evaluate(be.function(lambda: w * 3.0, [])()) == 6.0
+
+
+def test_discovery_reasons(monkeypatch):
+    assert dualtf.available_strategies()[:2] == ("default", "cpu")
+    assert "mirrored" in dualtf.available_strategies()  # the suite runs with --dualtf-virtual-cpus 2
+    if not tf.config.list_physical_devices("GPU"):
+        assert strategy_unavailable_reason("gpu") == "no GPU is visible to TensorFlow"
+    assert "TPUClusterResolver" in (strategy_unavailable_reason("tpu") or "TPUClusterResolver")
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert "TF_CONFIG" in strategy_unavailable_reason("multiworker")
+    monkeypatch.setenv("TF_CONFIG", "not json")
+    assert "must be JSON" in strategy_unavailable_reason("multiworker")
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 0}}))
+    assert strategy_unavailable_reason("multiworker") is None
+    assert combination_unsupported_reason("eager", None) is None
+
+
+def test_configure_virtual_cpus_too_late_is_named():
+    dualtf.configure_virtual_cpus(2)  # what the session already has: a no-op
+    with pytest.raises(dualtf.DualTFError, match=r"configure_virtual_cpus\(3\) must be called before TensorFlow initializes .* Received: a call after initialization, with 2 logical CPU"):
+        dualtf.configure_virtual_cpus(3)
+    with pytest.raises(dualtf.DualTFError, match=r"given an int n >= 1"):
+        dualtf.configure_virtual_cpus(0)
+
+
+def test_variables_are_mean_aggregated_under_a_strategy():
+    with dualtf.backend("function", strategy="mirrored") as be:
+        w = be.variable(1.0)
+        s = be.variable(1.0, aggregation="sum")
+        assert w.aggregation == tf.VariableAggregation.MEAN and s.aggregation == tf.VariableAggregation.SUM
+        with pytest.raises(dualtf.DualTFError, match=r"The aggregation must be"):
+            be.variable(1.0, aggregation="median")
+
+
+@pytest.mark.parametrize("mode", ["eager", "function", "xla"])
+def test_two_workers_give_the_weights_of_one_process(mode):
+    feeds = {"x": X, "y": Y}
+    program = f"{HERE / 'strategy_programs.py'}:linear"
+    try:
+        results = run_workers(program, feeds, workers=2, mode=mode, steps=3, timeout=240)
+    except dualtf.DualTFError as exc:
+        if "UnsupportedCombinationError" not in str(exc):
+            raise
+        assert mode == "xla" and not tf.config.list_physical_devices("GPU")
+        pytest.skip([line for line in str(exc).splitlines() if "The combination of mode" in line][0])
+    outputs, variables = run_program(_linear_program, feeds, mode, steps=3)
+    assert len(results) == 2
+    for result in results:
+        np.testing.assert_allclose([float(o) for o in result.outputs], [float(o) for o in outputs], rtol=1e-5)
+        np.testing.assert_allclose(result.variables[0][1], variables[0][1], rtol=1e-5, atol=1e-6)
+
+
+def test_worker_failure_and_timeout_clean_up():
+    program = f"{HERE / 'strategy_programs.py'}"
+    with pytest.raises(dualtf.DualTFError, match=r"(?s)Worker 0 must be exiting with status 0\. Received: status 1; .*this worker fails on purpose"):
+        run_workers(f"{program}:fails", {}, workers=2, mode="eager", timeout=120)
+    with pytest.raises(dualtf.DualTFError, match=r"done within timeout=8s"):
+        run_workers(f"{program}:hangs", {}, workers=2, mode="eager", timeout=8)
+    leftover = subprocess.run(["pgrep", "-f", "dualtf.multiworker"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", leftover.stdout
+
+
+def test_bad_worker_arguments():
+    with pytest.raises(dualtf.DualTFError, match=r"`workers` must be an int >= 1"):
+        run_workers("m:f", workers=0)
+    with pytest.raises(dualtf.DualTFError, match=r"a 'module:function' string"):
+        run_workers(len)
