@@ -202,3 +202,33 @@ def test_profile_option_prints_a_summary(pytester, tmp_path):
     assert {row["mode"] for row in data["tests"]} == set(MODES)
     assert all(row["seconds"] > 0 for row in data["tests"])
 
+
+
+def test_strategy_axis_joins_ids_and_skips_with_reasons(pytester):
+    pytester.makepyfile(
+        """
+        def test_step(dualtf_backend, dualtf_strategy):
+            assert dualtf_backend.strategy_name == dualtf_strategy
+        """
+    )
+    result = _run(pytester, "--dualtf-virtual-cpus", "2", "--dualtf-modes", "graph,eager", "-rs")
+    passed = _ids(result)
+    assert "test_step[graph-cpu]" in passed and "test_step[eager-mirrored]" in passed
+    assert "test_step[graph-mirrored]" not in passed
+    result.stdout.fnmatch_lines(["*The combination of mode 'graph' and strategy 'mirrored' must be supported by TensorFlow*"])
+    result.stdout.fnmatch_lines(["*dualtf strategy 'tpu' is unavailable here*"])
+
+
+def test_unknown_strategy_in_marker_is_a_usage_error(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.dualtf(strategies=["mirored"])
+        def test_x(dualtf_strategy):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*every strategy must be one of default, cpu, gpu, mirrored, tpu, multiworker. Received: unknown strategy 'mirored'.*"])

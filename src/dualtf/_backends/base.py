@@ -587,6 +587,16 @@ def _distributed(
     """``fn`` run once per replica on its slice of each batch, outputs reduced by ``reduce``."""
     replicas = int(strategy.num_replicas_in_sync)
     split = _split_feeds(feeds)
+    for feed, is_split in zip(feeds, split):
+        first = feed.shape[0] if is_split and feed.shape else None
+        if first is not None and first % replicas:
+            raise FeedError(
+                format_error(
+                    f"Feed `{feed.name}`",
+                    f"declared with a first dimension that divides across the {replicas} replicas (or None)",
+                    f"shape {feed.shape}",
+                )
+            )
     per_replica = replica_fn(fn)
 
     def reduce_one(value: Any) -> Any:

@@ -60,6 +60,7 @@ def profile(
     feeds: Mapping[str, Any] | Sequence[Any] | None = None,
     *,
     modes: Sequence[str] | None = None,
+    strategies: Sequence[Any] | None = None,
     steps: int | None = None,
     warmup: int = 3,
     min_time: float = 0.5,
@@ -82,6 +83,10 @@ def profile(
     ``trace_dir/<mode>`` and graph mode also a Chrome trace of one step,
     ``trace_dir/graph/step.trace.json`` (open in chrome://tracing or Perfetto).
     ``on_mode(mode, index, total)`` is called as each mode starts.
+
+    ``strategies`` (names from :data:`dualtf.STRATEGIES` or strategy objects;
+    default: none) makes one row per mode x strategy cell; cells TensorFlow
+    cannot run are listed in :attr:`ProfileReport.skipped` with the reason.
 
     >>> from dualtf.programs import variables
     >>> report = profile(variables, modes=["eager"], steps=5, warmup=0)
@@ -114,13 +119,20 @@ def profile(
     elif feeds is not None:
         args = tuple(feeds)
 
+    cells = [(mode, strategy) for mode in chosen for strategy in (strategies or [None])]
     rows = []
-    for index, mode in enumerate(chosen):
+    skipped = []
+    for index, (mode, strategy) in enumerate(cells):
         if on_mode is not None:
-            on_mode(mode, index, len(chosen))
+            on_mode(mode if strategy is None else f"{mode}-{strategy if isinstance(strategy, str) else 'custom'}", index, len(cells))
         rss_before = measure.host_peak_rss_bytes()
         measure.device_memory(reset=True)
-        with dualtf.backend(mode, seed=seed) as be:
+        try:
+            be = dualtf.backend(mode, seed=seed, strategy=strategy)
+        except dualtf.UnsupportedCombinationError as exc:
+            skipped.append((mode, str(strategy), str(exc)))
+            continue
+        with be:
             build_s, step = measure.timed(lambda: program(be))
             if not isinstance(step, dualtf.Step):
                 raise DualTFError(
@@ -142,7 +154,7 @@ def profile(
         rows.append(
             ModeProfile(
                 mode=mode,
-                strategy="default",
+                strategy=be.strategy_name,
                 build_s=build_s,
                 first_call_s=first_s,
                 median_s=summary.median,
@@ -162,6 +174,7 @@ def profile(
         tensorflow=tf.__version__,
         device=_device_name(),
         python=platform.python_version(),
+        skipped=tuple(skipped),
     )
 
 

@@ -63,6 +63,8 @@ class ProfileReport:
     tensorflow: str
     device: str
     python: str
+    #: ``(mode, strategy, reason)`` for each cell TensorFlow cannot run.
+    skipped: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def fastest(self) -> ModeProfile:
@@ -101,10 +103,13 @@ class ProfileReport:
 
     def footer(self) -> str:
         """The line that says what every figure stands on."""
-        return (
+        text = (
             f"TensorFlow {self.tensorflow} · device {self.device} · Python {self.python} · "
             "median and p10–p90 over the 'calls' column of timed calls after warm-up"
         )
+        for mode, strategy, _ in self.skipped:
+            text += f"\nnot run: {mode} × {strategy} (TensorFlow cannot run it; see docs/strategies.md)"
+        return text
 
     def table(self, width: int = 160) -> str:
         """A text table of the modes side by side, with ratios against the fastest."""
@@ -136,6 +141,7 @@ class ProfileReport:
             "device": self.device,
             "python": self.python,
             "rows": [{**asdict(r), "ratio_to_fastest": self.ratio(r)} for r in self.rows],
+            "skipped": [{"mode": m, "strategy": s, "reason": why} for m, s, why in self.skipped],
         }
 
     def to_json(self, path: str | Path | None = None) -> str:
