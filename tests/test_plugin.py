@@ -93,7 +93,7 @@ def test_k_selects_a_mode(pytester):
         (["--dualtf-modes", "eager,session"], None, None, "--dualtf-modes: every mode must be one of graph, eager, function, xla. Received: unknown mode 'session'."),
         ([], "dualtf_modes = graph tpu", None, "ini option dualtf_modes: every mode must be one of graph, eager, function, xla. Received: unknown mode 'tpu'."),
         ([], None, 'modes=["jit"]', "Received: unknown mode 'jit'."),
-        ([], None, 'mode="eager"', "every keyword must be one of modes, seed. Received: unknown keyword 'mode'."),
+        ([], None, 'mode="eager"', "every keyword must be one of modes, strategies, seed. Received: unknown keyword 'mode'."),
     ],
 )
 def test_usage_errors_name_the_mode(pytester, args, ini, marker, message):
