@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -26,6 +26,15 @@ except ImportError:  # pragma: no cover - only if TensorFlow moves it
 __all__ = ["GraphBackend"]
 
 _VARIABLE_COLLECTIONS = (tf.compat.v1.GraphKeys.GLOBAL_VARIABLES, tf.compat.v1.GraphKeys.LOCAL_VARIABLES)
+
+
+class _Build(NamedTuple):
+    """One build of ``fn`` into the graph."""
+
+    structure: Any  # what fn returned, for packing the fetched values
+    fetches: list[Any]  # one tensor (or None) per leaf of structure
+    created: list[Any]  # variables the build created
+    must_run: list[Any]  # stateful ops the step must run (automatic control dependencies)
 
 
 class GraphBackend(Backend):
@@ -89,18 +98,18 @@ class GraphBackend(Backend):
         # Like tf.function: if building creates variables (a Keras layer's first call,
         # an optimizer's slots), build once more so the kept build only reads them;
         # otherwise the initializers would be ordered into, and rerun by, every step.
-        created = self._build(converted, placeholders)
-        if created[2]:
-            created = self._build(converted, placeholders)
-            if created[2]:
+        build = self._build(converted, placeholders)
+        if build.created:
+            build = self._build(converted, placeholders)
+            if build.created:
                 raise DualTFError(
                     format_error(
                         "The `fn` of function()",
                         "creating its variables only on its first call (as tf.function requires)",
-                        f"new variables on the second build: {[v.name for v in created[2]]}",
+                        f"new variables on the second build: {[v.name for v in build.created]}",
                     )
                 )
-        structure, fetches, _, must_run = created
+        structure, fetches, must_run = build.structure, build.fetches, build.must_run
         target = tf.group(*must_run, name="dualtf_side_effects") if must_run else None
         size = len(self.graph.get_operations()) - first_op
         self._initialize_new_variables()
@@ -151,7 +160,7 @@ class GraphBackend(Backend):
             options.run_options.CopyFrom(run_options)
         return self.session._make_callable_from_options(options)  # type: ignore[no-any-return]
 
-    def _build(self, fn: Callable[..., Any], placeholders: list[tf.Tensor]) -> tuple[Any, list[Any], list[Any], list[Any]]:
+    def _build(self, fn: Callable[..., Any], placeholders: list[tf.Tensor]) -> _Build:
         created: list[Any] = []
 
         def record(next_creator: Callable[..., Any], **kwargs: Any) -> Any:
@@ -163,7 +172,7 @@ class GraphBackend(Backend):
             structure = fn(*placeholders)
             leaves = tf.nest.flatten(structure)
             fetches = [None if leaf is None else acd.mark_as_return(tf.convert_to_tensor(leaf)) for leaf in leaves]
-        return structure, fetches, created, list(acd.ops_which_must_run)
+        return _Build(structure, fetches, created, list(acd.ops_which_must_run))
 
     def _evaluate_leaves(self, leaves: list[Any]) -> list[Any]:
         self._initialize_new_variables()
