@@ -211,11 +211,11 @@ def test_strategy_axis_joins_ids_and_skips_with_reasons(pytester):
             assert dualtf_backend.strategy_name == dualtf_strategy
         """
     )
-    result = _run(pytester, "--dualtf-virtual-cpus", "2", "--dualtf-modes", "graph,eager", "-rs")
+    result = _run(pytester, "--dualtf-virtual-cpus", "2", "--dualtf-modes", "graph,eager,xla", "-rs")
     passed = _ids(result)
     assert "test_step[graph-cpu]" in passed and "test_step[eager-mirrored]" in passed
-    assert "test_step[graph-mirrored]" not in passed
-    result.stdout.fnmatch_lines(["*The combination of mode 'graph' and strategy 'mirrored' must be supported by TensorFlow*"])
+    assert "test_step[xla-mirrored]" not in passed
+    result.stdout.fnmatch_lines(["*The combination of mode 'xla' and strategy 'mirrored' must be supported by TensorFlow*"])
     result.stdout.fnmatch_lines(["*dualtf strategy 'tpu' is unavailable here*"])
 
 

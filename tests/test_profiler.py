@@ -138,9 +138,11 @@ def test_profile_reports_each_mode_strategy_cell():
     feeds = {"a": np.arange(4), "b": np.arange(4)}
     report = profile(programs.feeds_sum, feeds, modes=["graph", "function"], strategies=["default", "cpu", "mirrored"], steps=5)
     cells = [(r.mode, r.strategy) for r in report.rows]
-    assert cells == [("graph", "default"), ("graph", "cpu"), ("function", "default"), ("function", "cpu"), ("function", "mirrored")]
-    assert [(m, s) for m, s, _ in report.skipped] == [("graph", "mirrored")]
-    assert "strategy" in report.table() and "not run: graph × mirrored" in report.table()
-    assert json.loads(report.to_json())["skipped"][0]["reason"].startswith("The combination of mode 'graph'")
+    assert cells == [("graph", "default"), ("graph", "cpu"), ("graph", "mirrored"), ("function", "default"), ("function", "cpu"), ("function", "mirrored")]
+    report = profile(programs.feeds_sum, feeds, modes=["function", "xla"], strategies=["mirrored"], steps=5)
+    assert [(r.mode, r.strategy) for r in report.rows] == [("function", "mirrored")]
+    assert [(m, s) for m, s, _ in report.skipped] == [("xla", "mirrored")]
+    assert "strategy" in report.table() and "not run: xla × mirrored" in report.table()
+    assert json.loads(report.to_json())["skipped"][0]["reason"].startswith("The combination of mode 'xla'")
     with pytest.raises(dualtf.FeedError, match=r"Feed `x` must be declared with a first dimension that divides across the 2 replicas"):
         profile(_affine, {"x": [[1.0, 2.0]]}, modes=["function"], strategies=["mirrored"], steps=1)

@@ -91,8 +91,8 @@ def available_strategies() -> tuple[str, ...]:
     return tuple(s for s in STRATEGIES if strategy_unavailable_reason(s) is None)
 
 
-def make_strategy(name: str) -> tf.distribute.Strategy | None:
-    """A new strategy for an available ``name`` (``None`` for ``default``); DualTFError if unavailable."""
+def make_strategy(name: str, mode: str = "function") -> tf.distribute.Strategy | None:
+    """A new strategy for an available ``name`` (``None`` for ``default``) to run ``mode``; DualTFError if unavailable."""
     _check_name(name)
     reason = strategy_unavailable_reason(name)
     if reason is not None:
@@ -108,10 +108,11 @@ def make_strategy(name: str) -> tf.distribute.Strategy | None:
     if name == "mirrored":
         # On logical CPUs TensorFlow would pick collective all-reduce, whose instance keys
         # collide between two MirroredStrategy objects in one process (the second one's
-        # steps abort with 'Shape mismatch in the collective instance'): reduce through
-        # one device instead. GPUs keep TensorFlow's choice (NCCL).
+        # steps abort with 'Shape mismatch in the collective instance'); in graph mode
+        # collectives and NCCL deadlock under ordered side effects. Both: reduce through
+        # one device. GPUs outside graph mode keep TensorFlow's choice (NCCL).
         gpus = tf.config.list_logical_devices("GPU")
-        cross = None if gpus else tf.distribute.ReductionToOneDevice()
+        cross = None if gpus and mode != "graph" else tf.distribute.ReductionToOneDevice()
         return tf.distribute.MirroredStrategy(_mirrored_devices(), cross_device_ops=cross)
     if name == "tpu":
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
@@ -152,12 +153,13 @@ def combination_unsupported_reason(mode: str, strategy: Any) -> str | None:
     name = strategy_name(strategy)
     if name == "tpu" and mode in ("graph", "eager"):
         return f"TPUStrategy runs only inside tf.function in TF2 (mode {mode!r} would run op by op on the host)"
-    if mode == "graph" and name in ("mirrored", "multiworker", "custom") and strategy.num_replicas_in_sync > 1:
+    reduces_through_one_device = isinstance(getattr(strategy.extended, "_cross_device_ops", None), tf.distribute.ReductionToOneDevice)
+    if mode == "graph" and strategy.num_replicas_in_sync > 1 and not reduces_through_one_device:
         return (
             "a TF1 graph step orders its stateful ops (as tf.function does), one replica after another, while "
-            "collective all-reduce ops (a Keras optimizer's gradient all-reduce) must launch together on every "
-            "replica: the step would wait forever; with ReductionToOneDevice instead, Keras 3 optimizers fail to "
-            "build in replica context ('grad_fn must accept keyword argument variables')"
+            "collective or NCCL all-reduce ops must launch together on every replica: the step would wait "
+            "forever. dualtf's own 'mirrored' reduces through one device in graph mode; build yours with "
+            "cross_device_ops=tf.distribute.ReductionToOneDevice()"
         )
     on_cpu = not tf.config.list_logical_devices("GPU")
     if mode == "xla" and name == "multiworker" and on_cpu:

@@ -527,7 +527,7 @@ _REDUCTIONS = ("mean", "sum", "concat")
 
 def _resolve_strategy(strategy: Any, mode: str) -> tf.distribute.Strategy | None:
     if strategy is None or isinstance(strategy, str):
-        resolved = make_strategy("default" if strategy is None else strategy)
+        resolved = make_strategy("default" if strategy is None else strategy, mode)
     elif isinstance(strategy, tf.distribute.Strategy):
         resolved = strategy
     else:

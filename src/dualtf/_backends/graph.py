@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import config_pb2
 
-from .._errors import DualTFError, format_error
+from .._errors import DualTFError, UnsupportedCombinationError, format_error
 from .._feeds import Feed
 from .base import Backend, Step, as_tf_variable, variable_handle
 
@@ -98,9 +98,9 @@ class GraphBackend(Backend):
         # Like tf.function: if building creates variables (a Keras layer's first call,
         # an optimizer's slots), build once more so the kept build only reads them;
         # otherwise the initializers would be ordered into, and rerun by, every step.
-        build = self._build(converted, placeholders)
+        build = self._build_checked(converted, placeholders)
         if build.created:
-            build = self._build(converted, placeholders)
+            build = self._build_checked(converted, placeholders)
             if build.created:
                 raise DualTFError(
                     format_error(
@@ -159,6 +159,27 @@ class GraphBackend(Backend):
         if run_options is not None:
             options.run_options.CopyFrom(run_options)
         return self.session._make_callable_from_options(options)  # type: ignore[no-any-return]
+
+    def _build_checked(self, fn: Callable[..., Any], placeholders: list[tf.Tensor]) -> _Build:
+        if self.num_replicas == 1:
+            return self._build(fn, placeholders)
+        try:
+            return self._build(fn, placeholders)
+        except TypeError as exc:
+            # Seen with Keras 3 optimizers: ReplicaContext.all_reduce in a TF1 graph runs the
+            # other replicas' threads inside a custom gradient, which then sees their variables.
+            if "grad_fn must accept keyword argument" not in str(exc):
+                raise
+            first = str(exc).strip().splitlines()[-1][:300]
+            raise UnsupportedCombinationError(
+                format_error(
+                    f"The combination of mode 'graph' and strategy {self.strategy_name!r} for this `fn`",
+                    "buildable by TensorFlow",
+                    f"{type(exc).__name__}: {first} — replica-context all_reduce (which Keras 3 optimizers "
+                    "call) cannot be built in a TF1 graph under MirroredStrategy; run this program in mode "
+                    "'function' or 'eager'",
+                )
+            ) from exc
 
     def _build(self, fn: Callable[..., Any], placeholders: list[tf.Tensor]) -> _Build:
         created: list[Any] = []
