@@ -62,6 +62,8 @@ def test_unknown_option_and_bad_seed():
         dualtf.backend("graph", cnofig=None)
     with pytest.raises(dualtf.DualTFError, match=r"seed must be an int or None\. Received: seed='1'"):
         dualtf.backend("graph", seed="1")
+    with pytest.raises(dualtf.DualTFError, match=r"The `config` option of mode 'graph' must be a tf.compat.v1.ConfigProto\. Received: dict"):
+        dualtf.backend("graph", config={"intra_op_parallelism_threads": 1})
 
 
 def test_function_needs_a_callable(dualtf_backend):

@@ -174,8 +174,8 @@ class Backend(abc.ABC):
         self._feeds: dict[str, Feed] = {}
         self._own_variables: dict[int, tf.Variable] = {}  # by id, in creation order
         self._stack = contextlib.ExitStack()
+        self._setup(options)  # may refuse an option: before any global state is touched
         self._keras_state = _KerasGlobalState()
-        self._setup(options)
         if seed is not None:
             with self.scope():
                 _set_all_seeds(seed)
