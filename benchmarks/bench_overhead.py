@@ -82,10 +82,14 @@ def _raw_mlp(mode: str, x: np.ndarray, y: np.ndarray) -> tuple[Callable[[], Any]
         return (lambda: sess.run([loss, train], feed_dict={xp: x, yp: y})[0]), sess.close
     model, optimizer = _mlp_parts()
 
-    def train_step(xb: tf.Tensor, yb: tf.Tensor) -> tf.Tensor:
+    optimizer.build(model.trainable_variables)
+
+    def train_step(xb: tf.Tensor, yb: tf.Tensor) -> tf.Tensor:  # the computation of programs.mlp_training
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=yb, logits=model(xb)))
-        grads = tape.gradient(loss, model.trainable_variables)
+            replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+            scaled = loss / tf.cast(replicas, loss.dtype)
+        grads = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
