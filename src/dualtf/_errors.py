@@ -14,6 +14,7 @@ __all__ = [
     "ForeignObjectError",
     "ModeError",
     "UnsupportedCombinationError",
+    "check_int",
     "format_error",
 ]
 
@@ -25,6 +26,17 @@ def format_error(subject: str, expected: str, received: str) -> str:
     'Feed `x` must be of shape (1, None). Received: shape (2, 3).'
     """
     return f"{subject} must be {expected}. Received: {received}."
+
+
+def check_int(name: str, value: object, minimum: int) -> int:
+    """Return ``value`` if it is an int >= ``minimum`` (not a bool), else raise DualTFError naming it.
+
+    >>> check_int("steps", 3, 1)
+    3
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise DualTFError(format_error(f"`{name}`", f"an int >= {minimum}", f"{name}={value!r}"))
+    return value
 
 
 class DualTFError(Exception):

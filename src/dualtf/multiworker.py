@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._errors import DualTFError, format_error
+from ._errors import DualTFError, check_int, format_error
 
 __all__ = ["WorkerResult", "free_ports", "run_workers"]
 
@@ -72,12 +72,10 @@ def run_workers(
     [[1, 5], [1, 5]]
     """
     from ._modes import check_mode
-    from .testing import _check_steps
 
     check_mode(mode)
-    _check_steps(steps)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise DualTFError(format_error("`workers`", "an int >= 1", f"workers={workers!r}"))
+    check_int("steps", steps, 1)
+    check_int("workers", workers, 1)
     if not isinstance(program, str) or ":" not in program:
         raise DualTFError(format_error("The program", "a 'module:function' string that each worker can import", repr(program)))
     ports = free_ports(workers)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from ._errors import DualTFError, format_error
+from ._errors import DualTFError, check_int, format_error
 from ._modes import available_modes, check_mode
 
 if TYPE_CHECKING:
@@ -29,12 +29,6 @@ __all__ = ["Program", "assert_modes_agree", "run_program"]
 
 #: A program: given a backend, declare state and feeds, return a compiled step.
 Program = Callable[["Backend"], "Step"]
-
-
-def _check_steps(steps: Any) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise DualTFError(format_error("`steps`", "an int >= 1", f"steps={steps!r}"))
-    return steps
 
 
 def _resolve_modes(modes: Sequence[str] | None) -> list[str]:
@@ -72,26 +66,20 @@ def run_program(
     ([1, 2, 3], [])
     """
     import dualtf
+    from ._backends.base import checked_step, variable_label
 
-    _check_steps(steps)
+    check_int("steps", steps, 1)
     with dualtf.backend(mode, seed=seed, strategy=strategy) as be:
-        step = program(be)
-        if not callable(step) or not hasattr(step, "feeds"):
-            raise DualTFError(format_error("The program", "returning the step made by be.function()", f"{type(step).__name__}"))
+        step = checked_step(program(be))
         outputs = [_call(step, feeds(i) if callable(feeds) else feeds) for i in range(steps)]
         tf_vars = be.variables
         values = be.evaluate(tf_vars)
-        variables = [(_label(v), np.asarray(val)) for v, val in zip(tf_vars, values)]
+        variables = [(variable_label(v), np.asarray(val)) for v, val in zip(tf_vars, values)]
     return outputs, variables
 
 
 def _call(step: Step, values: Mapping[str, Any] | Sequence[Any]) -> Any:
     return step(**values) if isinstance(values, Mapping) else step(*values)
-
-
-def _label(var: Any) -> str:
-    name = str(var.name)
-    return name[:-2] if name.endswith(":0") else name
 
 
 def assert_modes_agree(
@@ -120,7 +108,7 @@ def assert_modes_agree(
     ...     return be.function(tf.nn.relu, [x])
     >>> assert_modes_agree(relu, [[-1.0, 2.0]], modes=["graph", "eager"])
     """
-    _check_steps(steps)
+    check_int("steps", steps, 1)
     chosen = _resolve_modes(modes)
     if not chosen:
         raise DualTFError(format_error("`modes`", "at least one available mode", "an empty list"))

@@ -30,7 +30,7 @@ from .._feeds import Feed, bind_arguments, coerce_value, normalize_shape
 from .._modes import Mode
 from .._strategies import combination_unsupported_reason, make_strategy, strategy_name
 
-__all__ = ["Backend", "Step", "as_tf_variable"]
+__all__ = ["Backend", "Step", "as_tf_variable", "checked_step", "variable_label"]
 
 _serials = itertools.count(1)
 
@@ -58,8 +58,10 @@ def variable_handle(var: tf.Variable) -> tf.Tensor:
     return (primary if isinstance(primary, tf.Variable) else var).handle
 
 
-def _variable_label(var: tf.Variable) -> str:
-    return var.name[:-2] if var.name.endswith(":0") else var.name
+def variable_label(var: Any) -> str:
+    """A variable's name without the ``:0`` output suffix."""
+    name = str(var.name)
+    return name[:-2] if name.endswith(":0") else name
 
 
 class Step:
@@ -130,6 +132,15 @@ class Step:
 
     def __repr__(self) -> str:
         return f"Step(mode={self.mode!r}, feeds={[f.name for f in self.feeds]})"
+
+
+def checked_step(step: Any) -> Step:
+    """``step`` if a program returned the step made by ``be.function()``, else DualTFError."""
+    if not isinstance(step, Step):
+        raise DualTFError(
+            format_error("The program", "returning the step made by be.function()", f"{type(step).__name__} {step!r}")
+        )
+    return step
 
 
 class Backend(abc.ABC):
@@ -357,7 +368,7 @@ class Backend(abc.ABC):
         self._check_open()
         var = self._check_variable(variable)
         shape = tuple(var.shape.as_list()) if var.shape.rank is not None else None
-        arr = coerce_value(value, var.dtype.base_dtype, shape, f"The value for variable `{_variable_label(var)}`")
+        arr = coerce_value(value, var.dtype.base_dtype, shape, f"The value for variable `{variable_label(var)}`")
         self._assign(var, arr)
 
     @property
@@ -395,7 +406,7 @@ class Backend(abc.ABC):
         if owner is not None and owner != self.serial or not self._owns_graph_of(var):
             raise ForeignObjectError(
                 format_error(
-                    f"Variable `{_variable_label(var)}`",
+                    f"Variable `{variable_label(var)}`",
                     f"made under this backend ({self._label()})",
                     f"a variable of another backend (#{owner})" if owner else "a variable of another graph or context",
                 )

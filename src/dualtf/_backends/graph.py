@@ -114,7 +114,8 @@ class GraphBackend(Backend):
         size = len(self.graph.get_operations()) - first_op
         self._initialize_new_variables()
         real = [i for i, t in enumerate(fetches) if t is not None]
-        callable_ = self._make_callable([fetches[i] for i in real], placeholders, target)
+        fetched = [fetches[i] for i in real]
+        callable_ = self._make_callable(fetched, placeholders, target)
         n_leaves = len(fetches)
 
         if n_leaves == 1 and real and not isinstance(structure, (list, tuple, dict)):
@@ -135,7 +136,7 @@ class GraphBackend(Backend):
             from tensorflow.python.client import timeline
 
             traced = self._make_callable(
-                [fetches[i] for i in real], placeholders, target, config_pb2.RunOptions(trace_level=config_pb2.RunOptions.FULL_TRACE)
+                fetched, placeholders, target, config_pb2.RunOptions(trace_level=config_pb2.RunOptions.FULL_TRACE)
             )
             metadata = config_pb2.RunMetadata()
             traced(*values, run_metadata=metadata)

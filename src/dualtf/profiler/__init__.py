@@ -15,15 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._errors import DualTFError, format_error
+from .._errors import DualTFError, check_int, format_error
 from .report import ModeProfile, ProfileReport
 
 __all__ = ["ModeProfile", "ProfileReport", "profile"]
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise DualTFError(format_error(f"`{name}`", f"an int >= {minimum}", f"{name}={value!r}"))
 
 
 def _check_writable_dir(path: str | os.PathLike[str]) -> Path:
@@ -96,6 +91,7 @@ def profile(
     import tensorflow as tf
 
     import dualtf
+    from dualtf._backends.base import checked_step
     from dualtf._feeds import bind_arguments
 
     from . import measure
@@ -104,8 +100,8 @@ def profile(
     if not callable(program):
         raise DualTFError(format_error("The program", "callable (a function taking a backend)", type(program).__name__))
     if steps is not None:
-        _check_int("steps", steps, 1)
-    _check_int("warmup", warmup, 0)
+        check_int("steps", steps, 1)
+    check_int("warmup", warmup, 0)
     if not isinstance(min_time, (int, float)) or min_time <= 0:
         raise DualTFError(format_error("`min_time`", "a positive number of seconds", f"min_time={min_time!r}"))
     from ..testing import _resolve_modes
@@ -134,10 +130,7 @@ def profile(
             continue
         with be:
             build_s, step = measure.timed(lambda: program(be))
-            if not isinstance(step, dualtf.Step):
-                raise DualTFError(
-                    format_error("The program", "returning the step made by be.function()", f"{type(step).__name__} {step!r}")
-                )
+            step = checked_step(step)
             values = bind_arguments(step.feeds, args, kwargs)  # a FeedError here: nothing timed yet
 
             def call() -> Any:
