@@ -18,6 +18,7 @@ Run: ``python benchmarks/bench_overhead.py [--blocks 15] [--json out.json]``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -32,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 import dualtf
-from dualtf import programs
+from dualtf import examples
 
 A = np.array([0, 1, 2], np.int32)
 B = np.array([10, 20, 30], np.int32)
@@ -75,7 +76,9 @@ def _raw_mlp(mode: str, x: np.ndarray, y: np.ndarray) -> tuple[Callable[[], Any]
             yp = tf.compat.v1.placeholder(tf.int32, [None])
             model, _ = _mlp_parts()
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=yp, logits=model(xp)))
-            train = tf.compat.v1.train.AdamOptimizer(1e-2).minimize(loss, var_list=[v.value for v in model.trainable_variables])
+            train = tf.compat.v1.train.AdamOptimizer(1e-2).minimize(
+                loss, var_list=[v.value for v in model.trainable_variables]
+            )
             init = tf.compat.v1.global_variables_initializer()
         sess = tf.compat.v1.Session(graph=graph)
         sess.run(init)
@@ -84,13 +87,13 @@ def _raw_mlp(mode: str, x: np.ndarray, y: np.ndarray) -> tuple[Callable[[], Any]
 
     optimizer.build(model.trainable_variables)
 
-    def train_step(xb: tf.Tensor, yb: tf.Tensor) -> tf.Tensor:  # the computation of programs.mlp_training
+    def train_step(xb: tf.Tensor, yb: tf.Tensor) -> tf.Tensor:  # the computation of examples.mlp_training
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=yb, logits=model(xb)))
             replicas = tf.distribute.get_replica_context().num_replicas_in_sync
             scaled = loss / tf.cast(replicas, loss.dtype)
         grads = tape.gradient(scaled, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
     if mode == "eager":
@@ -104,7 +107,9 @@ def _per_call(fn: Callable[[], Any], number: int) -> float:
     return timeit.Timer(fn).timeit(number) / number
 
 
-def compare(dual: Callable[[], Any], raw: Callable[[], Any], blocks: int, min_block_s: float = 0.05) -> dict[str, float]:
+def compare(
+    dual: Callable[[], Any], raw: Callable[[], Any], blocks: int, min_block_s: float = 0.05
+) -> dict[str, float]:
     """Median per-call time of each, timed in alternating blocks; and their ratio."""
     for _ in range(3):  # warm up both (first XLA compile, kernel caches)
         dual(), raw()
@@ -120,11 +125,15 @@ def compare(dual: Callable[[], Any], raw: Callable[[], Any], blocks: int, min_bl
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=15, help="alternating timing blocks per figure (default: 15)")
-    parser.add_argument("--min-block", type=float, default=0.05, help="seconds per timing block at least (default: 0.05)")
+    parser.add_argument(
+        "--min-block", type=float, default=0.05, help="seconds per timing block at least (default: 0.05)"
+    )
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file (default: none)")
-    parser.add_argument("--modes", default=",".join(dualtf.available_modes()), help="comma-separated modes (default: all available)")
+    parser.add_argument(
+        "--modes", default=",".join(dualtf.available_modes()), help="comma-separated modes (default: all available)"
+    )
     args = parser.parse_args(argv)
-    x, y = programs.digits()
+    x, y = examples.digits()
     x, y = x[:32], y[:32]
     rows = []
     for mode in args.modes.split(","):
@@ -132,16 +141,31 @@ def main(argv: list[str] | None = None) -> int:
 
         keras.backend.clear_session()
         with dualtf.backend(mode) as be:
-            add = programs.feeds_sum(be)
+            add = examples.feeds_sum(be)
             raw, close = _raw_add(mode)
-            rows.append({"workload": "add3", "mode": mode, **compare(lambda: add(A, B), raw, args.blocks, args.min_block)})
+            rows.append(
+                {
+                    "workload": "add3",
+                    "mode": mode,
+                    **compare(functools.partial(add, A, B), raw, args.blocks, args.min_block),
+                }
+            )
             close()
         with dualtf.backend(mode) as be:
-            step = programs.mlp_training(be)
+            step = examples.mlp_training(be)
             raw, close = _raw_mlp(mode, x, y)
-            rows.append({"workload": "mlp_step", "mode": mode, **compare(lambda: step(x, y), raw, args.blocks, args.min_block)})
+            rows.append(
+                {
+                    "workload": "mlp_step",
+                    "mode": mode,
+                    **compare(functools.partial(step, x, y), raw, args.blocks, args.min_block),
+                }
+            )
             close()
-    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores, device: {tf.config.list_logical_devices()[0].device_type}")
+    print(
+        f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores, "
+        f"device: {tf.config.list_logical_devices()[0].device_type}"
+    )
     print(f"{'workload':<10} {'mode':<9} {'dualtf us':>10} {'raw us':>10} {'ratio':>7}")
     for r in rows:
         print(f"{r['workload']:<10} {r['mode']:<9} {r['dualtf_us']:>10.1f} {r['raw_us']:>10.1f} {r['ratio']:>7.3f}")

@@ -12,6 +12,7 @@ Run: ``python benchmarks/bench_profiler_honesty.py [--rounds 7]``.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -22,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf
 
 import dualtf
-from dualtf import programs
+from dualtf import examples
 from dualtf.profiler.measure import calibrate, steady_state
 from dualtf.profiler.stats import summarize
 
@@ -37,14 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     failures = 0
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores")
     print(f"{'program':<13} {'mode':<9} {'profiler':>10} {'timeit':>10} {'diff':>7}")
-    for seed_program in (programs.SEED_PROGRAMS[2], programs.SEED_PROGRAMS[3]):
-        feeds = seed_program.make_feeds()
+    for example in (examples.EXAMPLES[2], examples.EXAMPLES[3]):
+        feeds = example.make_feeds()
         for mode in dualtf.available_modes():
             with dualtf.backend(mode) as be:
-                step = seed_program.program(be)
-
-                def call() -> object:
-                    return step(**feeds)
+                call = functools.partial(example.program(be), **feeds)
 
                 number = calibrate(call, args.min_time)
                 profiler_medians, timeit_medians = [], []
@@ -55,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             diff = ours / theirs - 1
             failures += abs(diff) > TOLERANCE
             flag = "" if abs(diff) <= TOLERANCE else "  <-- outside ±5%"
-            print(f"{seed_program.name:<13} {mode:<9} {ours * 1e6:>8.1f}us {theirs * 1e6:>8.1f}us {diff:>+7.1%}{flag}")
+            print(f"{example.name:<13} {mode:<9} {ours * 1e6:>8.1f}us {theirs * 1e6:>8.1f}us {diff:>+7.1%}{flag}")
     return 1 if failures else 0
 
 

@@ -22,7 +22,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tables = Path(tmp) / "demo.md"
         subprocess.run(
-            [sys.executable, "-m", "dualtf", "demo", "--min-time", "0.5", "--markdown", str(tables), "--plot", str(plot)],
+            [
+                sys.executable,
+                "-m",
+                "dualtf",
+                "demo",
+                "--min-time",
+                "0.5",
+                "--markdown",
+                str(tables),
+                "--plot",
+                str(plot),
+            ],
             check=True,
         )
         generated = tables.read_text()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 HERE = Path(__file__).parent
-PROGRAMS = str(HERE / "cli_programs.py")
+PROGRAMS = str(HERE / "programs.py")
 
 
 def dualtf(*args, cwd=None):
@@ -25,9 +25,22 @@ def feeds_file(tmp_path):
 
 def test_profile_writes_every_output(tmp_path, feeds_file):
     out = dualtf(
-        "profile", f"{PROGRAMS}:affine", "--feeds", str(feeds_file), "--modes", "graph,eager", "--steps", "20",
-        "--json", str(tmp_path / "r.json"), "--csv", str(tmp_path / "r.csv"), "--plot", str(tmp_path / "r.png"),
-        "--trace-dir", str(tmp_path / "traces"),
+        "profile",
+        f"{PROGRAMS}:affine",
+        "--feeds",
+        str(feeds_file),
+        "--modes",
+        "graph,eager",
+        "--steps",
+        "20",
+        "--json",
+        str(tmp_path / "r.json"),
+        "--csv",
+        str(tmp_path / "r.csv"),
+        "--plot",
+        str(tmp_path / "r.png"),
+        "--trace-dir",
+        str(tmp_path / "traces"),
     )
     assert out.returncode == 0, out.stderr
     assert "graph" in out.stdout and "eager" in out.stdout and "median" in out.stdout
@@ -51,13 +64,19 @@ def test_compare_agrees_and_disagrees(feeds_file):
     ("args", "message"),
     [
         (["profile", f"{PROGRAMS}:affine", "--modes", "eager,jit"], "unknown mode 'jit'"),
-        (["profile", "no_such_module_xyz:prog"], "PROGRAM's module must be importable"),
-        (["profile", f"{PROGRAMS}:missing"], "PROGRAM must name a function"),
+        (["profile", "no_such_module_xyz:prog"], "A program's module must be importable"),
+        (["profile", f"{PROGRAMS}:missing"], "A program must name a function"),
         (["profile", f"{PROGRAMS}:affine", "--steps", "0"], "--steps must be an int >= 1"),
-        (["profile", f"{PROGRAMS}:affine", "--json", "/no/such/dir/r.json"], "--json must be a path in a writable directory"),
+        (
+            ["profile", f"{PROGRAMS}:affine", "--json", "/no/such/dir/r.json"],
+            "--json must be a path in a writable directory",
+        ),
         (["profile", f"{PROGRAMS}:affine", "--feeds", "/no/such.npz"], "--feeds must be a readable .npz file"),
         (["profile", f"{PROGRAMS}:affine", "--modes", "eager"], "no value for feed `x`"),
-        (["profile", f"{PROGRAMS}:not_a_program", "--modes", "eager"], "returning the step made by be.function()"),
+        (
+            ["profile", f"{PROGRAMS}:not_a_program", "--modes", "eager"],
+            "A program must return the step made by be.function()",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_a_named_message(args, message):
@@ -67,8 +86,10 @@ def test_bad_input_exits_2_with_a_named_message(args, message):
     assert "median" not in out.stdout  # nothing was measured
 
 
-def test_demo_prints_every_seed_program(tmp_path):
-    out = dualtf("demo", "--modes", "graph,eager,function,xla", "--min-time", "0.01", "--markdown", str(tmp_path / "demo.md"))
+def test_demo_prints_every_example(tmp_path):
+    out = dualtf(
+        "demo", "--modes", "graph,eager,function,xla", "--min-time", "0.01", "--markdown", str(tmp_path / "demo.md")
+    )
     assert out.returncode == 0, out.stderr
     for name in ("constants", "variables", "feeds", "mlp_training"):
         assert f"dualtf profile: {name}" in out.stdout

@@ -21,8 +21,13 @@ def test_python_block_runs(page, index, code, tmp_path):
     if "test_" in code and "def test_" in code:
         path = tmp_path / "test_from_docs.py"
         path.write_text(code)
-        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", str(path)],
-                                capture_output=True, text=True, cwd=tmp_path, timeout=600)
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", str(path)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=600,
+        )
     else:  # from a file, as users run it: AutoGraph needs the source
         path = tmp_path / "example.py"
         path.write_text(code)

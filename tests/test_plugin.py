@@ -90,10 +90,26 @@ def test_k_selects_a_mode(pytester):
 @pytest.mark.parametrize(
     ("args", "ini", "marker", "message"),
     [
-        (["--dualtf-modes", "eager,session"], None, None, "--dualtf-modes: every mode must be one of graph, eager, function, xla. Received: unknown mode 'session'."),
-        ([], "dualtf_modes = graph tpu", None, "ini option dualtf_modes: every mode must be one of graph, eager, function, xla. Received: unknown mode 'tpu'."),
+        (
+            ["--dualtf-modes", "eager,session"],
+            None,
+            None,
+            "--dualtf-modes: Every mode must be one of graph, eager, function, xla. Received: unknown mode 'session'.",
+        ),
+        (
+            [],
+            "dualtf_modes = graph tpu",
+            None,
+            "ini option dualtf_modes: Every mode must be one of graph, eager, function, xla. "
+            "Received: unknown mode 'tpu'.",
+        ),
         ([], None, 'modes=["jit"]', "Received: unknown mode 'jit'."),
-        ([], None, 'mode="eager"', "every keyword must be one of modes, strategies, seed. Received: unknown keyword 'mode'."),
+        (
+            [],
+            None,
+            'mode="eager"',
+            "every keyword must be one of modes, strategies, seed. Received: unknown keyword 'mode'.",
+        ),
     ],
 )
 def test_usage_errors_name_the_mode(pytester, args, ini, marker, message):
@@ -203,7 +219,6 @@ def test_profile_option_prints_a_summary(pytester, tmp_path):
     assert all(row["seconds"] > 0 for row in data["tests"])
 
 
-
 def test_strategy_axis_joins_ids_and_skips_with_reasons(pytester):
     pytester.makepyfile(
         """
@@ -215,7 +230,9 @@ def test_strategy_axis_joins_ids_and_skips_with_reasons(pytester):
     passed = _ids(result)
     assert "test_step[graph-cpu]" in passed and "test_step[eager-mirrored]" in passed
     assert "test_step[xla-mirrored]" not in passed
-    result.stdout.fnmatch_lines(["*The combination of mode 'xla' and strategy 'mirrored' must be supported by TensorFlow*"])
+    result.stdout.fnmatch_lines(
+        ["*The combination of mode 'xla' and strategy 'mirrored' must be supported by TensorFlow*"]
+    )
     result.stdout.fnmatch_lines(["*dualtf strategy 'tpu' is unavailable here*"])
 
 
@@ -231,4 +248,9 @@ def test_unknown_strategy_in_marker_is_a_usage_error(pytester):
     )
     result = pytester.runpytest_subprocess("-p", "no:randomly")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*every strategy must be one of default, cpu, gpu, mirrored, tpu, multiworker. Received: unknown strategy 'mirored'.*"])
+    result.stderr.fnmatch_lines(
+        [
+            "*Every strategy must be one of default, cpu, gpu, mirrored, tpu, multiworker. "
+            "Received: unknown strategy 'mirored'.*"
+        ]
+    )

@@ -12,12 +12,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._api import backend
-from ._errors import ClosedBackendError, DualTFError, FeedError, ForeignObjectError, ModeError, UnsupportedCombinationError
+from ._errors import (
+    ClosedBackendError,
+    DualTFError,
+    FeedError,
+    ForeignObjectError,
+    ModeError,
+    PrivateAPIError,
+    ProgramLoadError,
+    StrategyError,
+    UnsupportedCombinationError,
+)
 from ._modes import MODES, Mode, available_modes
 from ._strategies import STRATEGIES, available_strategies, configure_virtual_cpus
 
 if TYPE_CHECKING:
-    from ._backends.base import Backend, Step
+    from ._backends.base import Backend
+    from ._backends.step import Step
     from ._feeds import Feed
 
 __all__ = [
@@ -31,7 +42,10 @@ __all__ = [
     "ForeignObjectError",
     "Mode",
     "ModeError",
+    "PrivateAPIError",
+    "ProgramLoadError",
     "Step",
+    "StrategyError",
     "UnsupportedCombinationError",
     "available_modes",
     "available_strategies",
@@ -42,7 +56,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 # Names whose modules import TensorFlow, resolved on first use (PEP 562).
-_LAZY = {"Backend": "._backends.base", "Step": "._backends.base", "Feed": "._feeds"}
+_LAZY = {"Backend": "._backends.base", "Step": "._backends.step", "Feed": "._feeds"}
 
 
 def __getattr__(name: str) -> Any:

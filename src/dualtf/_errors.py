@@ -1,8 +1,9 @@
 """dualtf's errors: one base class, one message format.
 
-Every message reads "<subject> must be <expected>. Received: <received>." so a
-user always sees which thing (feed, variable, mode, strategy, option) was wrong,
-what dualtf expected and what it got.
+Every message ends with the same fixed tail, ``Received: <what dualtf got>.``,
+after a free sentence that names the thing (feed, variable, mode, strategy,
+option) and says what dualtf expected. :func:`format_error` writes the common
+"<subject> must be <expected>." sentence; :func:`error_message` takes any.
 """
 
 from __future__ import annotations
@@ -13,19 +14,32 @@ __all__ = [
     "FeedError",
     "ForeignObjectError",
     "ModeError",
+    "PrivateAPIError",
+    "ProgramLoadError",
+    "StrategyError",
     "UnsupportedCombinationError",
     "check_int",
+    "error_message",
     "format_error",
 ]
 
 
+def error_message(sentence: str, received: str) -> str:
+    """dualtf's one error format: a sentence, then the fixed tail ``Received: ...``.
+
+    >>> error_message("A program must return the step made by be.function().", "int 42")
+    'A program must return the step made by be.function(). Received: int 42.'
+    """
+    return f"{sentence} Received: {received}."
+
+
 def format_error(subject: str, expected: str, received: str) -> str:
-    """Return dualtf's one error format.
+    """The common case of :func:`error_message`: "<subject> must be <expected>."
 
     >>> format_error("Feed `x`", "of shape (1, None)", "shape (2, 3)")
     'Feed `x` must be of shape (1, None). Received: shape (2, 3).'
     """
-    return f"{subject} must be {expected}. Received: {received}."
+    return error_message(f"{subject} must be {expected}.", received)
 
 
 def check_int(name: str, value: object, minimum: int) -> int:
@@ -55,6 +69,10 @@ class ModeError(DualTFError, ValueError):
     """An unknown mode, or a mode that cannot run here (with the reason)."""
 
 
+class StrategyError(DualTFError, ValueError):
+    """An unknown strategy, or a strategy that cannot run here (with the reason)."""
+
+
 class FeedError(DualTFError, ValueError):
     """A value fed to a step does not match its feed (name, dtype or shape)."""
 
@@ -69,3 +87,11 @@ class ClosedBackendError(DualTFError, RuntimeError):
 
 class UnsupportedCombinationError(DualTFError, ValueError):
     """A mode x strategy combination that TensorFlow cannot run (the message says why)."""
+
+
+class ProgramLoadError(DualTFError):
+    """A program named as ``module:function`` or ``path/to/file.py:function`` cannot be loaded."""
+
+
+class PrivateAPIError(DualTFError, ImportError):
+    """A private TensorFlow or Keras piece dualtf needs is missing from the installed version."""

@@ -7,7 +7,7 @@ Every check runs on NumPy before TensorFlow sees the value, so a bad value is a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -16,7 +16,7 @@ from ._errors import FeedError, format_error
 
 __all__ = ["Feed", "coerce_value", "normalize_shape"]
 
-Shape = Optional[tuple[Optional[int], ...]]
+Shape = tuple[int | None, ...] | None
 
 
 def normalize_shape(shape: Any, subject: str) -> Shape:
@@ -26,9 +26,7 @@ def normalize_shape(shape: Any, subject: str) -> Shape:
     try:
         dims = tf.TensorShape(shape).as_list()
     except (TypeError, ValueError):
-        raise FeedError(
-            format_error(subject, "given a shape such as [None, 3] or None", f"shape={shape!r}")
-        ) from None
+        raise FeedError(format_error(subject, "given a shape such as [None, 3] or None", f"shape={shape!r}")) from None
     if any(d is not None and d < 0 for d in dims):
         raise FeedError(format_error(subject, "given non-negative dimensions", f"shape={shape!r}"))
     return tuple(dims)
@@ -55,13 +53,10 @@ def coerce_value(value: Any, dtype: tf.DType, shape: Shape, subject: str) -> np.
     arr = value if type(value) is np.ndarray else _as_array(value, subject)
     if arr.dtype != target:
         arr = _cast(arr, dtype, subject)
-    if shape is not None:
-        if arr.ndim != len(shape) or any(
-            d is not None and d != got for d, got in zip(shape, arr.shape)
-        ):
-            raise FeedError(
-                format_error(subject, f"of shape {_shape_text(shape)}", f"shape {_shape_text(arr.shape)}")
-            )
+    if shape is not None and (
+        arr.ndim != len(shape) or any(d is not None and d != got for d, got in zip(shape, arr.shape, strict=True))
+    ):
+        raise FeedError(format_error(subject, f"of shape {_shape_text(shape)}", f"shape {_shape_text(arr.shape)}"))
     return arr
 
 
@@ -72,7 +67,9 @@ def _as_array(value: Any, subject: str) -> np.ndarray:
         raise FeedError(format_error(subject, "a rectangular array", f"{type(value).__name__} ({exc})")) from None
     if arr.dtype == object:
         raise FeedError(
-            format_error(subject, "a rectangular array of numbers or strings", f"an object array from {type(value).__name__}")
+            format_error(
+                subject, "a rectangular array of numbers or strings", f"an object array from {type(value).__name__}"
+            )
         )
     return arr
 
@@ -98,11 +95,12 @@ def _cast(arr: np.ndarray, dtype: tf.DType, subject: str) -> np.ndarray:
             return arr.astype(target)
         raise FeedError(format_error(subject, "booleans (or 0/1)", f"an array of {arr.dtype} with other values"))
     # integer target
-    if src == "f":
-        if not np.isfinite(arr).all() or not np.equal(np.mod(arr, 1), 0).all():
-            raise FeedError(
-                format_error(subject, f"integral values for dtype {dtype.name}", f"non-integral values of dtype {arr.dtype}")
+    if src == "f" and (not np.isfinite(arr).all() or not np.equal(np.mod(arr, 1), 0).all()):
+        raise FeedError(
+            format_error(
+                subject, f"integral values for dtype {dtype.name}", f"non-integral values of dtype {arr.dtype}"
             )
+        )
     if arr.size:
         info = np.iinfo(target)
         lo, hi = arr.min(), arr.max()
@@ -137,7 +135,7 @@ class Feed:
         self.name = name
         self.dtype = dtype
         self.shape = shape
-        self.spec = tf.TensorSpec(shape, dtype, name=name)
+        self.spec = tf.TensorSpec(shape, dtype, name=name)  # type: ignore[arg-type]  # None: any rank
         self.placeholder = placeholder
         self._owner_id = owner_id
         self._subject = f"Feed `{name}`"
@@ -153,20 +151,26 @@ class Feed:
 def bind_arguments(feeds: Sequence[Feed], args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[np.ndarray]:
     """Match a call's positional and keyword values to ``feeds`` and convert each."""
     if not kwargs and len(args) == len(feeds):
-        return [f.coerce(v) for f, v in zip(feeds, args)]
+        return [f.coerce(v) for f, v in zip(feeds, args, strict=True)]
     names = [f.name for f in feeds]
     if len(args) > len(feeds):
         raise FeedError(
-            format_error("The step", f"called with {len(feeds)} values (feeds {names})", f"{len(args)} positional values")
+            format_error(
+                "The step", f"called with {len(feeds)} values (feeds {names})", f"{len(args)} positional values"
+            )
         )
-    values: dict[str, Any] = dict(zip(names, args))
+    values: dict[str, Any] = dict(zip(names, args, strict=False))  # fewer args than feeds: the rest by keyword
     for key, val in kwargs.items():
         if key not in names:
-            raise FeedError(format_error("Each keyword of the step", f"a feed name, one of {names}", f"unexpected feed `{key}`"))
+            raise FeedError(
+                format_error("Each keyword of the step", f"a feed name, one of {names}", f"unexpected feed `{key}`")
+            )
         if key in values:
             raise FeedError(format_error(f"Feed `{key}`", "given once", "it both positionally and by keyword"))
         values[key] = val
     missing = [n for n in names if n not in values]
     if missing:
-        raise FeedError(format_error("Every feed", f"given a value (feeds {names})", f"no value for feed `{missing[0]}`"))
+        raise FeedError(
+            format_error("Every feed", f"given a value (feeds {names})", f"no value for feed `{missing[0]}`")
+        )
     return [f.coerce(values[f.name]) for f in feeds]

@@ -1,13 +1,14 @@
-"""Mode names. Importing this module never imports TensorFlow."""
+"""Mode names, the mode-list parser and availability. Importing this module never imports TensorFlow."""
 
 from __future__ import annotations
 
 import functools
 from typing import Literal
 
+from ._choices import parse_names
 from ._errors import ModeError, format_error
 
-__all__ = ["MODES", "Mode", "available_modes", "check_mode", "mode_unavailable_reason"]
+__all__ = ["MODES", "Mode", "available_modes", "check_mode", "mode_unavailable_reason", "parse_modes"]
 
 Mode = Literal["graph", "eager", "function", "xla"]
 
@@ -22,30 +23,44 @@ def check_mode(mode: object) -> Mode:
     'eager'
     """
     if not isinstance(mode, str) or mode not in MODES:
-        raise ModeError(
-            format_error("The mode", f"one of {', '.join(MODES)}", f"mode={mode!r}")
-        )
-    return mode  # type: ignore[return-value]
+        raise ModeError(format_error("The mode", f"one of {', '.join(MODES)}", f"mode={mode!r}"))
+    return mode
 
 
-@functools.lru_cache(maxsize=None)
+def parse_modes(value: object, where: str | None = None) -> tuple[Mode, ...]:
+    """A list of modes (``"graph,eager"`` or a sequence) checked against :data:`MODES`.
+
+    The one parser behind ``modes=`` arguments, ``--dualtf-modes``, the
+    ``dualtf_modes`` ini option, the marker and the CLI's ``--modes``.
+
+    >>> parse_modes("graph,xla")
+    ('graph', 'xla')
+    """
+    return parse_names(value, MODES, "mode", ModeError, where)
+
+
+@functools.cache
 def mode_unavailable_reason(mode: str) -> str | None:
     """Why ``mode`` cannot run in this process, or ``None`` if it can.
 
-    Only ``xla`` can be missing: it needs a TensorFlow build with XLA for the
-    local device. The answer comes from compiling a one-op function once.
+    A mode is unavailable when the installed TensorFlow lacks a private piece it
+    needs (see :mod:`dualtf._tf_private`), and ``xla`` also when XLA cannot
+    compile for the local device: the answer comes from compiling a one-op
+    function once.
 
     >>> mode_unavailable_reason("eager") is None
     True
     """
     check_mode(mode)
-    if mode != "xla":
-        return None
+    from ._tf_private import load, mode_missing_piece
+
+    missing = mode_missing_piece(mode)
+    if missing is not None or mode != "xla":
+        return missing
     import tensorflow as tf
-    from tensorflow.python.eager import context
 
     try:
-        with context.eager_mode():  # the probe must run eagerly, even inside a graph backend's block
+        with load("eager_mode")():  # the probe runs eagerly, even inside a graph backend's block
             probe = tf.function(lambda x: x + 1.0, jit_compile=True)
             probe(tf.constant(1.0)).numpy()
     except Exception as exc:  # any failure means XLA cannot compile here

@@ -9,7 +9,9 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from ._errors import DualTFError, ModeError, format_error
+from ._choices import parse_names
+from ._errors import DualTFError, StrategyError, format_error
+from ._tf_private import cross_device_ops
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -20,6 +22,8 @@ __all__ = [
     "combination_unsupported_reason",
     "configure_virtual_cpus",
     "make_strategy",
+    "parse_strategies",
+    "strategy_name",
     "strategy_unavailable_reason",
 ]
 
@@ -29,8 +33,23 @@ STRATEGIES: tuple[str, ...] = ("default", "cpu", "gpu", "mirrored", "tpu", "mult
 
 def _check_name(name: object) -> str:
     if not isinstance(name, str) or name not in STRATEGIES:
-        raise ModeError(format_error("The strategy", f"one of {', '.join(STRATEGIES)} or a tf.distribute.Strategy", f"strategy={name!r}"))
+        raise StrategyError(
+            format_error(
+                "The strategy", f"one of {', '.join(STRATEGIES)} or a tf.distribute.Strategy", f"strategy={name!r}"
+            )
+        )
     return name
+
+
+def parse_strategies(value: object, where: str | None = None) -> tuple[str, ...]:
+    """A list of strategy names (``"cpu,mirrored"`` or a sequence) checked against :data:`STRATEGIES`.
+
+    The one parser behind ``--dualtf-strategies``, the marker and ``strategies=`` arguments.
+
+    >>> parse_strategies("default,mirrored")
+    ('default', 'mirrored')
+    """
+    return parse_names(value, STRATEGIES, "strategy", StrategyError, where)
 
 
 def _mirrored_devices() -> list[str]:
@@ -73,7 +92,9 @@ def strategy_unavailable_reason(name: str) -> str | None:
     # multiworker
     config = os.environ.get("TF_CONFIG")
     if not config:
-        return "multiworker needs TF_CONFIG naming the workers; dualtf.multiworker.run_workers starts them on this machine"
+        return (
+            "multiworker needs TF_CONFIG naming the workers; dualtf.multiworker.run_workers starts them on this machine"
+        )
     try:
         workers = json.loads(config)["cluster"]["worker"]
     except (ValueError, KeyError, TypeError):
@@ -92,11 +113,14 @@ def available_strategies() -> tuple[str, ...]:
 
 
 def make_strategy(name: str, mode: str = "function") -> tf.distribute.Strategy | None:
-    """A new strategy for an available ``name`` (``None`` for ``default``) to run ``mode``; DualTFError if unavailable."""
+    """A new strategy for an available ``name`` (``None`` for ``default``) to run ``mode``.
+
+    An unavailable strategy is a :class:`~dualtf.StrategyError` with the reason.
+    """
     _check_name(name)
     reason = strategy_unavailable_reason(name)
     if reason is not None:
-        raise ModeError(format_error(f"Strategy {name!r}", "available on this machine", reason))
+        raise StrategyError(format_error(f"Strategy {name!r}", "available on this machine", reason))
     import tensorflow as tf
 
     if name == "default":
@@ -129,7 +153,10 @@ def strategy_name(strategy: Any) -> str:
     if strategy is None:
         return "default"
     kinds: list[tuple[type, str]] = [
-        (tf.distribute.OneDeviceStrategy, "gpu" if "GPU" in str(getattr(strategy.extended, "_device", "")).upper() else "cpu"),
+        (
+            tf.distribute.OneDeviceStrategy,
+            "gpu" if "GPU" in " ".join(strategy.extended.worker_devices).upper() else "cpu",
+        ),
         (tf.distribute.MirroredStrategy, "mirrored"),
         (tf.distribute.MultiWorkerMirroredStrategy, "multiworker"),
         (tf.distribute.TPUStrategy, "tpu"),
@@ -153,7 +180,7 @@ def combination_unsupported_reason(mode: str, strategy: Any) -> str | None:
     name = strategy_name(strategy)
     if name == "tpu" and mode in ("graph", "eager"):
         return f"TPUStrategy runs only inside tf.function in TF2 (mode {mode!r} would run op by op on the host)"
-    reduces_through_one_device = isinstance(getattr(strategy.extended, "_cross_device_ops", None), tf.distribute.ReductionToOneDevice)
+    reduces_through_one_device = isinstance(cross_device_ops(strategy), tf.distribute.ReductionToOneDevice)
     if mode == "graph" and strategy.num_replicas_in_sync > 1 and not reduces_through_one_device:
         return (
             "a TF1 graph step orders its stateful ops (as tf.function does), one replica after another, while "

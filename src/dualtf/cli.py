@@ -10,14 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._errors import DualTFError
-from ._loading import ProgramLoadError as _UsageError
-from ._loading import load_program as _load_program
-from ._modes import MODES
+from ._errors import DualTFError, error_message
+from ._modes import MODES, parse_modes
+from ._paths import writable_file
+from .program import Program, load_program
 
 __all__ = ["main"]
 
@@ -33,25 +33,21 @@ def _load_feeds(path: str | None) -> dict[str, Any]:
         with np.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
     except (OSError, ValueError) as exc:
-        raise _UsageError(f"--feeds must be a readable .npz file. Received: {path!r} ({exc}).") from None
+        raise DualTFError(error_message("--feeds must be a readable .npz file.", f"{path!r} ({exc})")) from None
 
 
-def _modes(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    modes = [m.strip() for m in text.split(",") if m.strip()]
-    for mode in modes:
-        if mode not in MODES:
-            raise _UsageError(f"--modes must list modes among {', '.join(MODES)}. Received: unknown mode {mode!r}.")
-    return modes
+def _modes_argument(text: str) -> tuple[str, ...]:
+    """argparse ``type=`` for ``--modes``: the library's one mode-list parser."""
+    try:
+        return parse_modes(text)
+    except DualTFError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _check_output(path: str | None, flag: str) -> None:
-    if path is None:
-        return
-    parent = Path(path).resolve().parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise _UsageError(f"{flag} must be a path in a writable directory. Received: {path!r}.")
+def _check_outputs(*paths_and_flags: tuple[str | None, str]) -> None:
+    for path, flag in paths_and_flags:
+        if path is not None:
+            writable_file(path, flag)
 
 
 class _Progress:
@@ -60,7 +56,9 @@ class _Progress:
     def __init__(self, total_label: str) -> None:
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True)
+        self._progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
+        )
         self._label = total_label
         self._task: Any = None
 
@@ -78,14 +76,14 @@ class _Progress:
         self._progress.update(self._task, description=description, completed=index)
 
 
-def _profile_one(program: Callable[..., Any], feeds: dict[str, Any], args: argparse.Namespace, name: str) -> Any:
+def _profile_one(program: Program, feeds: dict[str, Any], args: argparse.Namespace, name: str) -> Any:
     from .profiler import profile
 
     with _Progress(f"profiling {name}") as progress:
         return profile(
             program,
             feeds,
-            modes=_modes(args.modes),
+            modes=args.modes,
             steps=args.steps,
             min_time=args.min_time,
             trace_dir=args.trace_dir,
@@ -95,10 +93,8 @@ def _profile_one(program: Callable[..., Any], feeds: dict[str, Any], args: argpa
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
-    for path, flag in ((args.json, "--json"), (args.csv, "--csv"), (args.plot, "--plot")):
-        _check_output(path, flag)
-    _modes(args.modes)
-    program = _load_program(args.program)
+    _check_outputs((args.json, "--json"), (args.csv, "--csv"), (args.plot, "--plot"))
+    program = load_program(args.program)
     report = _profile_one(program, _load_feeds(args.feeds), args, args.program)
     print(report.table())
     if args.json:
@@ -113,16 +109,18 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .testing import assert_modes_agree
 
-    modes = _modes(args.modes)
-    program = _load_program(args.program)
+    modes = args.modes
+    program = load_program(args.program)
     feeds = _load_feeds(args.feeds)
     try:
         assert_modes_agree(program, feeds, steps=args.steps, modes=modes, rtol=args.rtol, atol=args.atol)
     except AssertionError as exc:
         print(f"dualtf compare: {args.program}: {exc}", file=sys.stderr)
         return 1
-    print(f"dualtf compare: {args.program}: outputs and variables agree in modes {', '.join(modes or _available())} "
-          f"after {args.steps} step(s) (rtol={args.rtol}, atol={args.atol})")
+    print(
+        f"dualtf compare: {args.program}: outputs and variables agree in modes {', '.join(modes or _available())} "
+        f"after {args.steps} step(s) (rtol={args.rtol}, atol={args.atol})"
+    )
     return 0
 
 
@@ -133,14 +131,13 @@ def _available() -> Sequence[str]:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .programs import SEED_PROGRAMS
+    from .examples import EXAMPLES
 
-    _check_output(args.markdown, "--markdown")
-    _check_output(args.plot, "--plot")
+    _check_outputs((args.markdown, "--markdown"), (args.plot, "--plot"))
     reports = []
-    for seed_program in SEED_PROGRAMS:
+    for example in EXAMPLES:
         args.trace_dir = None
-        report = _profile_one(seed_program.program, seed_program.make_feeds(), args, seed_program.name)
+        report = _profile_one(example.program, example.make_feeds(), args, example.name)
         reports.append(report)
         print(report.table())
     if args.markdown:
@@ -151,34 +148,49 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dualtf", description="Run, compare and profile one TensorFlow program in every mode.")
+    parser = argparse.ArgumentParser(
+        prog="dualtf", description="Run, compare and profile one TensorFlow program in every mode."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def measured(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--modes", help=f"comma-separated modes (default: all available of {','.join(MODES)})")
-        p.add_argument("--steps", type=int, default=None, help="timed calls per mode (default: calibrated to --min-time)")
-        p.add_argument("--min-time", type=float, default=0.5, help="seconds the calibrated timed loop lasts at least (default: 0.5)")
+        p.add_argument(
+            "--modes", type=_modes_argument, help=f"comma-separated modes (default: all available of {','.join(MODES)})"
+        )
+        p.add_argument(
+            "--steps", type=int, default=None, help="timed calls per mode (default: calibrated to --min-time)"
+        )
+        p.add_argument(
+            "--min-time",
+            type=float,
+            default=0.5,
+            help="seconds the calibrated timed loop lasts at least (default: 0.5)",
+        )
 
     prof = sub.add_parser("profile", help="profile PROGRAM in every mode side by side")
-    prof.add_argument("program", metavar="MODULE:PROGRAM", help="a function taking a backend and returning be.function(...)")
+    prof.add_argument(
+        "program", metavar="MODULE:PROGRAM", help="a function taking a backend and returning be.function(...)"
+    )
     prof.add_argument("--feeds", metavar="FILE.npz", help="one call's feed values, by feed name (default: no feeds)")
     measured(prof)
     prof.add_argument("--json", metavar="FILE", help="also write the report as JSON (default: not written)")
     prof.add_argument("--csv", metavar="FILE", help="also write the report as CSV (default: not written)")
-    prof.add_argument("--plot", metavar="FILE.png", help="also plot step times per mode (needs matplotlib; default: no plot)")
+    prof.add_argument(
+        "--plot", metavar="FILE.png", help="also plot step times per mode (needs matplotlib; default: no plot)"
+    )
     prof.add_argument("--trace-dir", metavar="DIR", help="write a TensorBoard profile per mode (default: none)")
     prof.set_defaults(run=_cmd_profile)
 
     comp = sub.add_parser("compare", help="check that PROGRAM gives the same outputs and variables in every mode")
     comp.add_argument("program", metavar="MODULE:PROGRAM")
     comp.add_argument("--feeds", metavar="FILE.npz", help="one call's feed values, by feed name (default: no feeds)")
-    comp.add_argument("--modes", help="comma-separated modes (default: all available)")
+    comp.add_argument("--modes", type=_modes_argument, help="comma-separated modes (default: all available)")
     comp.add_argument("--steps", type=int, default=1, help="calls per mode (default: 1)")
     comp.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance (default: 1e-5)")
     comp.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (default: 1e-6)")
     comp.set_defaults(run=_cmd_compare)
 
-    demo = sub.add_parser("demo", help="profile the seed programs in every mode")
+    demo = sub.add_parser("demo", help="profile the example programs (dualtf.examples) in every mode")
     measured(demo)
     demo.set_defaults(min_time=0.2)
     demo.add_argument("--markdown", metavar="FILE", help="also write the tables as Markdown (default: not written)")
@@ -200,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
     try:
         return int(args.run(args))
-    except (_UsageError, DualTFError) as exc:
+    except DualTFError as exc:
         print(f"dualtf {args.command}: {exc}", file=sys.stderr)
         return USAGE_ERROR
 

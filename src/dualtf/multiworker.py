@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._errors import DualTFError, check_int, format_error
+from ._errors import DualTFError, check_int, error_message, format_error
 
 __all__ = ["WorkerResult", "free_ports", "run_workers"]
 
@@ -67,7 +67,7 @@ def run_workers(
     whole batch. Each worker gets 127.0.0.1 ports and a TF_CONFIG; all are killed
     on failure or after ``timeout`` seconds, and the temporary files removed.
 
-    >>> results = run_workers("dualtf.programs:feeds_sum", {"a": [0, 2], "b": [1, 3]}, mode="eager")  # doctest: +SKIP
+    >>> results = run_workers("dualtf.examples:feeds_sum", {"a": [0, 2], "b": [1, 3]}, mode="eager")  # doctest: +SKIP
     >>> [r.outputs[0].tolist() for r in results]  # doctest: +SKIP
     [[1, 5], [1, 5]]
     """
@@ -77,30 +77,56 @@ def run_workers(
     check_int("steps", steps, 1)
     check_int("workers", workers, 1)
     if not isinstance(program, str) or ":" not in program:
-        raise DualTFError(format_error("The program", "a 'module:function' string that each worker can import", repr(program)))
+        raise DualTFError(
+            format_error("The program", "a 'module:function' string that each worker can import", repr(program))
+        )
     ports = free_ports(workers)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     with tempfile.TemporaryDirectory(prefix="dualtf-workers-") as tmp:
         job = Path(tmp)
-        (job / "job.pkl").write_bytes(pickle.dumps({"program": program, "feeds": dict(feeds or {}), "mode": mode, "steps": steps, "seed": seed}))
+        (job / "job.pkl").write_bytes(
+            pickle.dumps({"program": program, "feeds": dict(feeds or {}), "mode": mode, "steps": steps, "seed": seed})
+        )
         procs = []
         try:
             for index in range(workers):
-                env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+                env = dict(
+                    os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+                )
                 env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
                 log = open(job / f"worker{index}.log", "wb")  # noqa: SIM115 - closed with the process below
-                procs.append((subprocess.Popen([sys.executable, "-m", "dualtf.multiworker", str(job), str(index)],
-                                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True), log))
+                procs.append(
+                    (
+                        subprocess.Popen(
+                            [sys.executable, "-m", "dualtf.multiworker", str(job), str(index)],
+                            env=env,
+                            stdout=log,
+                            stderr=subprocess.STDOUT,
+                            start_new_session=True,
+                        ),
+                        log,
+                    )
+                )
             deadline = time.monotonic() + timeout
             for index, (proc, _) in enumerate(procs):
                 remaining = deadline - time.monotonic()
                 try:
                     code = proc.wait(timeout=max(remaining, 0.01))
                 except subprocess.TimeoutExpired:
-                    raise DualTFError(format_error(f"Worker {index}", f"done within timeout={timeout}s", "a worker still running; all were killed")) from None
+                    raise DualTFError(
+                        format_error(
+                            f"Worker {index}",
+                            f"done within timeout={timeout}s",
+                            "a worker still running; all were killed",
+                        )
+                    ) from None
                 if code != 0:
                     tail = (job / f"worker{index}.log").read_text(errors="replace")[-2000:]
-                    raise DualTFError(format_error(f"Worker {index}", "exiting with status 0", f"status {code}; its output ends:\n{tail}"))
+                    raise DualTFError(
+                        error_message(
+                            f"Worker {index} must exit with status 0. Its output ends:\n{tail}\n", f"status {code}"
+                        )
+                    )
             return [WorkerResult(i, *pickle.loads((job / f"result{i}.pkl").read_bytes())) for i in range(workers)]
         finally:
             for proc, log in procs:
@@ -111,17 +137,16 @@ def run_workers(
 
 
 def _worker_main(job_dir: str, index: int) -> None:
-    from ._loading import load_program
     from ._strategies import make_strategy
-    from .testing import run_program
+    from .program import load_program, run_program
 
     # First: collective ops must be configured before TensorFlow's context starts.
     strategy = make_strategy("multiworker")
     job = pickle.loads((Path(job_dir) / "job.pkl").read_bytes())
     program = load_program(job["program"])
-    outputs, variables = run_program(program, job["feeds"], job["mode"], steps=job["steps"], seed=job["seed"], strategy=strategy)
+    run = run_program(program, job["feeds"], job["mode"], steps=job["steps"], seed=job["seed"], strategy=strategy)
     # plain values: this module runs as __main__ here, so its classes would not unpickle
-    (Path(job_dir) / f"result{index}.pkl").write_bytes(pickle.dumps((outputs, variables)))
+    (Path(job_dir) / f"result{index}.pkl").write_bytes(pickle.dumps((run.outputs, run.variables)))
 
 
 if __name__ == "__main__":

@@ -18,15 +18,15 @@ for one test; redefining ``dualtf_mode`` in a ``conftest.py``; ``-k eager``.
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
 
-from ._modes import MODES, mode_unavailable_reason
-from ._strategies import STRATEGIES
+from ._errors import DualTFError, error_message
+from ._modes import MODES, mode_unavailable_reason, parse_modes
+from ._strategies import STRATEGIES, parse_strategies
 
 __all__ = ["dualtf_backend", "dualtf_mode", "dualtf_strategy"]
 
@@ -71,26 +71,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("dualtf_modes", type="args", default=[], help="modes that dualtf tests run in (default: all)")
 
 
-def _check_modes(modes: Sequence[Any], where: str) -> tuple[str, ...]:
-    for mode in modes:
-        if mode not in MODES:
-            raise pytest.UsageError(
-                f"{where}: every mode must be one of {', '.join(MODES)}. Received: unknown mode {mode!r}."
-            )
-    return tuple(modes)
+def _usage(parse: Callable[[object, str], tuple[str, ...]], value: object, where: str) -> tuple[str, ...]:
+    """``parse(value, where)``, with its DualTFError turned into pytest's usage error."""
+    try:
+        return parse(value, where)
+    except DualTFError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "dualtf(modes=None, seed=None): run this test only in the given dualtf modes; "
-        "seed is passed to dualtf.backend",
+        "dualtf(modes=None, seed=None): run this test only in the given dualtf modes; seed is passed to dualtf.backend",
     )
     option = config.getoption("--dualtf-modes")
+    ini = config.getini("dualtf_modes")
     if option is not None:
-        modes = _check_modes([m.strip() for m in option.split(",") if m.strip()], "--dualtf-modes")
+        modes = _usage(parse_modes, option, "--dualtf-modes")
     else:
-        modes = _check_modes(config.getini("dualtf_modes"), "ini option dualtf_modes") or MODES
+        modes = _usage(parse_modes, ini, "ini option dualtf_modes") if ini else MODES
     config.stash[_modes_key] = modes
     config.stash[_timings_key] = []
     cpus = config.getoption("--dualtf-virtual-cpus")
@@ -110,22 +109,22 @@ def _marker_arguments(item: pytest.Item) -> dict[str, Any]:
         return {}
     where = f"@pytest.mark.dualtf on {item.nodeid}"
     if marker.args:
-        raise pytest.UsageError(f"{where}: arguments must be keywords ({', '.join(_MARKER_KEYWORDS)}). Received: {marker.args!r}.")
+        raise pytest.UsageError(
+            error_message(f"{where}: arguments must be keywords ({', '.join(_MARKER_KEYWORDS)}).", repr(marker.args))
+        )
     for key in marker.kwargs:
         if key not in _MARKER_KEYWORDS:
             raise pytest.UsageError(
-                f"{where}: every keyword must be one of {', '.join(_MARKER_KEYWORDS)}. Received: unknown keyword {key!r}."
+                error_message(
+                    f"{where}: every keyword must be one of {', '.join(_MARKER_KEYWORDS)}.", f"unknown keyword {key!r}"
+                )
             )
-    modes = marker.kwargs.get("modes")
-    if modes is not None:
-        _check_modes([modes] if isinstance(modes, str) else list(modes), where)
-    strategies = marker.kwargs.get("strategies")
-    for name in [strategies] if isinstance(strategies, str) else list(strategies or []):
-        if name not in STRATEGIES:
-            raise pytest.UsageError(
-                f"{where}: every strategy must be one of {', '.join(STRATEGIES)}. Received: unknown strategy {name!r}."
-            )
-    return dict(marker.kwargs)
+    arguments = dict(marker.kwargs)
+    if arguments.get("modes") is not None:
+        arguments["modes"] = _usage(parse_modes, arguments["modes"], where)
+    if arguments.get("strategies") is not None:
+        arguments["strategies"] = _usage(parse_strategies, arguments["strategies"], where)
+    return arguments
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -147,11 +146,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
-def _wanted(value: str | None, marker_values: Any, run_values: Sequence[str]) -> bool:
+def _wanted(value: str | None, marker_values: Sequence[str] | None, run_values: Sequence[str]) -> bool:
     if value is None:
         return True
-    if isinstance(marker_values, str):
-        marker_values = [marker_values]
     return value in run_values and (marker_values is None or value in marker_values)
 
 
@@ -196,30 +193,26 @@ def dualtf_backend(dualtf_mode: str, request: pytest.FixtureRequest) -> Iterator
     seed and Keras' global state (names, seed generator) are put back after the
     test, so no test sees what another left behind, in any order.
     """
-    import tensorflow as tf
-
-    import dualtf
+    from ._api import backend
+    from ._errors import UnsupportedCombinationError
+    from ._global_state import GlobalState, clear_keras_session
 
     marker = request.node.get_closest_marker(_MARKER)
     seed = marker.kwargs.get("seed") if marker is not None else None
-    functions_eagerly = tf.config.functions_run_eagerly()
-    default_graph = tf.compat.v1.get_default_graph()
+    state = GlobalState(seeds=False)  # the backend saves and restores the seeds it sets
     strategy = request.getfixturevalue("dualtf_strategy") if "dualtf_strategy" in request.fixturenames else None
     try:
         try:
-            be = dualtf.backend(dualtf_mode, seed=seed, strategy=strategy)
-        except dualtf.UnsupportedCombinationError as exc:
+            be = backend(dualtf_mode, seed=seed, strategy=strategy)
+        except UnsupportedCombinationError as exc:
             pytest.skip(str(exc))
         with be:
             yield be
     finally:
-        leaked = tf.compat.v1.get_default_graph() is not default_graph
-        tf.config.run_functions_eagerly(functions_eagerly)
-        if seed is not None:
-            tf.random.set_seed(None)
-        keras = sys.modules.get("keras")
-        if keras is not None and not leaked:  # clear_session resets the default graph: only at top level
-            keras.backend.clear_session(free_memory=False)
+        leaked = state.default_graph_changed()
+        state.restore()
+        if not leaked:  # clear_session resets the default graph: only at top level
+            clear_keras_session()
     if leaked:
         pytest.fail(
             f"dualtf: after {request.node.nodeid} a different default graph was left entered; "

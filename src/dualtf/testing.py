@@ -14,72 +14,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from ._errors import DualTFError, check_int, format_error
-from ._modes import available_modes, check_mode
-
-if TYPE_CHECKING:
-    from ._backends.base import Backend, Step
+from ._errors import check_int
+from ._modes import available_modes, parse_modes
+from .program import Feeds, Program, run_program
 
 __all__ = ["Program", "assert_modes_agree", "run_program"]
-
-#: A program: given a backend, declare state and feeds, return a compiled step.
-Program = Callable[["Backend"], "Step"]
-
-
-def _resolve_modes(modes: Sequence[str] | None) -> list[str]:
-    if modes is None:
-        return list(available_modes())
-    if isinstance(modes, str):
-        modes = [modes]
-    return [check_mode(m) for m in modes]
-
-
-Feeds = Union[Mapping[str, Any], Sequence[Any], Callable[[int], Union[Mapping[str, Any], Sequence[Any]]]]
-
-
-def run_program(
-    program: Program,
-    feeds: Feeds,
-    mode: str,
-    *,
-    steps: int = 1,
-    seed: int | None = 0,
-    strategy: Any = None,
-) -> tuple[list[Any], list[tuple[str, np.ndarray]]]:
-    """Run ``program`` in a fresh backend of ``mode``; return each call's output and the final variables.
-
-    Variables come as ``(name, value)`` pairs in creation order: the order is
-    what matches them across modes, since graph mode may uniquify names.
-    ``strategy`` is passed to :func:`dualtf.backend`.
-
-    >>> import tensorflow as tf
-    >>> def add(be):
-    ...     a = be.feed("a", tf.int32, shape=[3])
-    ...     return be.function(lambda a: a + 1, [a])
-    >>> outputs, variables = run_program(add, {"a": [0, 1, 2]}, "graph")
-    >>> outputs[0].tolist(), variables
-    ([1, 2, 3], [])
-    """
-    import dualtf
-    from ._backends.base import checked_step, variable_label
-
-    check_int("steps", steps, 1)
-    with dualtf.backend(mode, seed=seed, strategy=strategy) as be:
-        step = checked_step(program(be))
-        outputs = [_call(step, feeds(i) if callable(feeds) else feeds) for i in range(steps)]
-        tf_vars = be.variables
-        values = be.evaluate(tf_vars)
-        variables = [(variable_label(v), np.asarray(val)) for v, val in zip(tf_vars, values)]
-    return outputs, variables
-
-
-def _call(step: Step, values: Mapping[str, Any] | Sequence[Any]) -> Any:
-    return step(**values) if isinstance(values, Mapping) else step(*values)
 
 
 def assert_modes_agree(
@@ -87,7 +31,7 @@ def assert_modes_agree(
     feeds: Feeds,
     *,
     steps: int = 1,
-    modes: Sequence[str] | None = None,
+    modes: Sequence[str] | str | None = None,
     rtol: float = 1e-5,
     atol: float = 1e-6,
     seed: int | None = 0,
@@ -109,16 +53,14 @@ def assert_modes_agree(
     >>> assert_modes_agree(relu, [[-1.0, 2.0]], modes=["graph", "eager"])
     """
     check_int("steps", steps, 1)
-    chosen = _resolve_modes(modes)
-    if not chosen:
-        raise DualTFError(format_error("`modes`", "at least one available mode", "an empty list"))
+    chosen = available_modes() if modes is None else parse_modes(modes, "`modes` of assert_modes_agree")
     results = {mode: run_program(program, feeds, mode, steps=steps, seed=seed) for mode in chosen}
     base_mode = chosen[0]
     base_outputs, base_vars = results[base_mode]
     problems: list[str] = []
     for mode in chosen[1:]:
         outputs, variables = results[mode]
-        for call, (want, got) in enumerate(zip(base_outputs, outputs), start=1):
+        for call, (want, got) in enumerate(zip(base_outputs, outputs, strict=True), start=1):
             problems += _compare(f"output of call {call}", want, got, base_mode, mode, rtol, atol)
         if len(variables) != len(base_vars):
             problems.append(
@@ -126,7 +68,7 @@ def assert_modes_agree(
                 f"{[n for n, _ in base_vars]} vs {[n for n, _ in variables]}"
             )
             continue
-        for index, ((name, want), (_, got)) in enumerate(zip(base_vars, variables)):
+        for index, ((name, want), (_, got)) in enumerate(zip(base_vars, variables, strict=True)):
             problems += _compare(f"variable #{index} `{name}`", want, got, base_mode, mode, rtol, atol)
     if problems:
         raise AssertionError("modes disagree:\n  " + "\n  ".join(problems))
@@ -135,7 +77,9 @@ def assert_modes_agree(
 def _paths(structure: Any, prefix: str = "") -> list[str]:
     """Joined paths of the leaves, in tf.nest.flatten's order (dict keys sorted)."""
     if isinstance(structure, Mapping):
-        return [p for key in sorted(structure) for p in _paths(structure[key], f"{prefix}/{key}" if prefix else str(key))]
+        return [
+            p for key in sorted(structure) for p in _paths(structure[key], f"{prefix}/{key}" if prefix else str(key))
+        ]
     if isinstance(structure, (list, tuple)):
         return [p for i, item in enumerate(structure) for p in _paths(item, f"{prefix}/{i}" if prefix else str(i))]
     return [prefix]
@@ -149,7 +93,7 @@ def _compare(label: str, want: Any, got: Any, mode_a: str, mode_b: str, rtol: fl
     except (ValueError, TypeError) as exc:
         return [f"{label}: structure differs between modes {mode_a!r} and {mode_b!r} ({exc})"]
     out = []
-    for path, a, b in zip(_paths(want), tf.nest.flatten(want), tf.nest.flatten(got)):
+    for path, a, b in zip(_paths(want), tf.nest.flatten(want), tf.nest.flatten(got), strict=True):
         name = label if path == "" else f"{label} [{path}]"
         if a is None or b is None:
             if a is not b:

@@ -1,4 +1,8 @@
-"""One private module per mode, each exposing one Backend subclass, imported lazily by name."""
+"""One private module per mode, each ending with ``backend_class = ...``, imported lazily by name.
+
+``base.py`` is the contract; ``step.py``, ``distribute.py``, ``tensors.py`` and
+``traced.py`` are what the modes share. docs/architecture.md walks through them.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,9 @@ from .._modes import Mode
 if TYPE_CHECKING:
     from .base import Backend
 
-_CLASSES = {"graph": "GraphBackend", "eager": "EagerBackend", "function": "FunctionBackend", "xla": "XlaBackend"}
-
 
 def backend_class(mode: Mode) -> type[Backend]:
     """The Backend subclass for an already-checked mode name (imports TensorFlow)."""
     module = importlib.import_module(f"{__name__}.{mode}")
-    return getattr(module, _CLASSES[mode])  # type: ignore[no-any-return]
+    cls: type[Backend] = module.backend_class
+    return cls

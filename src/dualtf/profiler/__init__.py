@@ -1,7 +1,7 @@
 """The same program measured in every mode, side by side.
 
 >>> from dualtf.profiler import profile
->>> from dualtf.programs import constants
+>>> from dualtf.examples import constants
 >>> report = profile(constants, modes=["graph", "function"], steps=10)
 >>> sorted(row.mode for row in report.rows)
 ['function', 'graph']
@@ -11,30 +11,22 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._errors import DualTFError, check_int, format_error
+from .._api import backend
+from .._errors import DualTFError, UnsupportedCombinationError, check_int, format_error
+from .._modes import available_modes, parse_modes
+from .._paths import writable_dir
+from ..program import FeedValues, Program, checked_step, feed_arguments
 from .report import ModeProfile, ProfileReport
 
 __all__ = ["ModeProfile", "ProfileReport", "profile"]
 
 
-def _check_writable_dir(path: str | os.PathLike[str]) -> Path:
-    out = Path(path)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".dualtf-write-check"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise DualTFError(format_error("`trace_dir`", "a writable directory", f"{str(path)!r} ({exc.strerror})")) from None
-    return out
-
-
 def _batch_size(step: Any, values: list[Any]) -> int | None:
-    for feed, value in zip(step.feeds, values):
+    for feed, value in zip(step.feeds, values, strict=True):
         if feed.shape and feed.shape[0] is None and getattr(value, "ndim", 0) >= 1:
             return int(value.shape[0])
     return None
@@ -51,8 +43,8 @@ def _device_name() -> str:
 
 
 def profile(
-    program: Callable[[Any], Any],
-    feeds: Mapping[str, Any] | Sequence[Any] | None = None,
+    program: Program,
+    feeds: FeedValues | None = None,
     *,
     modes: Sequence[str] | None = None,
     strategies: Sequence[Any] | None = None,
@@ -83,19 +75,14 @@ def profile(
     default: none) makes one row per mode x strategy cell; cells TensorFlow
     cannot run are listed in :attr:`ProfileReport.skipped` with the reason.
 
-    >>> from dualtf.programs import variables
+    >>> from dualtf.examples import variables
     >>> report = profile(variables, modes=["eager"], steps=5, warmup=0)
     >>> report.rows[0].calls, report.rows[0].traces
     (5, None)
     """
     import tensorflow as tf
 
-    import dualtf
-    from dualtf._backends.base import checked_step
-    from dualtf._feeds import bind_arguments
-
     from . import measure
-    from .stats import summarize
 
     if not callable(program):
         raise DualTFError(format_error("The program", "callable (a function taking a backend)", type(program).__name__))
@@ -104,70 +91,82 @@ def profile(
     check_int("warmup", warmup, 0)
     if not isinstance(min_time, (int, float)) or min_time <= 0:
         raise DualTFError(format_error("`min_time`", "a positive number of seconds", f"min_time={min_time!r}"))
-    from ..testing import _resolve_modes
-
-    chosen = _resolve_modes(modes)
-    out_dir = _check_writable_dir(trace_dir) if trace_dir is not None else None
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = {}
-    if isinstance(feeds, Mapping):
-        kwargs = dict(feeds)
-    elif feeds is not None:
-        args = tuple(feeds)
+    chosen = available_modes() if modes is None else parse_modes(modes, "`modes` of profile()")
+    out_dir = writable_dir(trace_dir, "`trace_dir`") if trace_dir is not None else None
+    feed_arguments(feeds)  # a bad container is refused before any backend is made
 
     cells = [(mode, strategy) for mode in chosen for strategy in (strategies or [None])]
     rows = []
     skipped = []
     for index, (mode, strategy) in enumerate(cells):
         if on_mode is not None:
-            on_mode(mode if strategy is None else f"{mode}-{strategy if isinstance(strategy, str) else 'custom'}", index, len(cells))
+            on_mode(
+                mode if strategy is None else f"{mode}-{strategy if isinstance(strategy, str) else 'custom'}",
+                index,
+                len(cells),
+            )
         rss_before = measure.host_peak_rss_bytes()
         measure.device_memory(reset=True)
         try:
-            be = dualtf.backend(mode, seed=seed, strategy=strategy)
-        except dualtf.UnsupportedCombinationError as exc:
+            be = backend(mode, seed=seed, strategy=strategy)
+        except UnsupportedCombinationError as exc:
             skipped.append((mode, str(strategy), str(exc)))
             continue
         with be:
-            build_s, step = measure.timed(lambda: program(be))
-            step = checked_step(step)
-            values = bind_arguments(step.feeds, args, kwargs)  # a FeedError here: nothing timed yet
-
-            def call() -> Any:
-                return step(*values)
-
-            first_s, _ = measure.timed(call)
-            calls = steps if steps is not None else measure.calibrate(call, min_time)
-            summary = summarize(measure.steady_state(call, calls, warmup).per_call)
-            if out_dir is not None:
-                _write_traces(step, call, values, out_dir / mode)
-            traces, graph_ops = step.trace_count, step.graph_size
-        device = measure.device_memory()
-        batch = _batch_size(step, values)
-        rows.append(
-            ModeProfile(
-                mode=mode,
-                strategy=be.strategy_name,
-                build_s=build_s,
-                first_call_s=first_s,
-                median_s=summary.median,
-                p10_s=summary.p10,
-                p90_s=summary.p90,
-                calls=summary.calls,
-                examples_per_s=None if batch is None else batch / summary.median,
-                traces=traces,
-                graph_ops=graph_ops,
-                host_rss_growth_bytes=max(0, measure.host_peak_rss_bytes() - rss_before),
-                device_peak_bytes=None if device is None else device[1],
-            )
-        )
+            rows.append(_measure_cell(be, program, feeds, steps, warmup, min_time, out_dir, rss_before))
     return ProfileReport(
-        program=name or getattr(program, "__name__", repr(program)),
+        program=name or str(getattr(program, "__name__", repr(program))),
         rows=tuple(rows),
         tensorflow=tf.__version__,
         device=_device_name(),
         python=platform.python_version(),
         skipped=tuple(skipped),
+    )
+
+
+def _measure_cell(
+    be: Any,
+    program: Program,
+    feeds: FeedValues | None,
+    steps: int | None,
+    warmup: int,
+    min_time: float,
+    out_dir: Path | None,
+    rss_before: int,
+) -> ModeProfile:
+    """One row: ``program`` built, called once and timed in the open backend ``be``."""
+    from . import measure
+    from .stats import summarize
+
+    build_s, built = measure.timed(lambda: program(be))
+    step = checked_step(built)
+    args, kwargs = feed_arguments(feeds)
+    values = step.bind(*args, **kwargs)  # a FeedError here: nothing timed yet
+
+    def call() -> Any:
+        return step(*values)
+
+    first_s, _ = measure.timed(call)
+    calls = steps if steps is not None else measure.calibrate(call, min_time)
+    summary = summarize(measure.steady_state(call, calls, warmup).per_call)
+    if out_dir is not None:
+        _write_traces(step, call, values, out_dir / be.mode)
+    device = measure.device_memory()
+    batch = _batch_size(step, values)
+    return ModeProfile(
+        mode=be.mode,
+        strategy=be.strategy_name,
+        build_s=build_s,
+        first_call_s=first_s,
+        median_s=summary.median,
+        p10_s=summary.p10,
+        p90_s=summary.p90,
+        calls=summary.calls,
+        examples_per_s=None if batch is None else batch / summary.median,
+        traces=step.trace_count,
+        op_count=step.op_count,
+        host_rss_growth_bytes=max(0, measure.host_peak_rss_bytes() - rss_before),
+        device_peak_bytes=None if device is None else device[1],
     )
 
 

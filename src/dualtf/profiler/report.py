@@ -28,7 +28,7 @@ class ModeProfile:
     calls: int
     examples_per_s: float | None
     traces: int | None
-    graph_ops: int | None
+    op_count: int | None
     host_rss_growth_bytes: int
     device_peak_bytes: int | None
 
@@ -50,7 +50,7 @@ class ProfileReport:
     """The modes of one program side by side, with what the figures stand on.
 
     >>> from dualtf.profiler import profile
-    >>> from dualtf.programs import feeds_sum
+    >>> from dualtf.examples import feeds_sum
     >>> report = profile(feeds_sum, {"a": [1, 2], "b": [3, 4]}, modes=["eager", "graph"], steps=20)
     >>> [row.mode for row in report.rows], all(row.calls == 20 for row in report.rows)
     (['eager', 'graph'], True)
@@ -76,7 +76,20 @@ class ProfileReport:
         return row.median_s / self.fastest.median_s
 
     def _cells(self) -> tuple[list[str], list[list[str]]]:
-        header = ["mode", "build", "first call", "median", "p10–p90", "× fastest", "calls", "examples/s", "traces", "ops", "host RSS +", "device peak"]
+        header = [
+            "mode",
+            "build",
+            "first call",
+            "median",
+            "p10–p90",
+            "× fastest",
+            "calls",
+            "examples/s",
+            "traces",
+            "ops",
+            "host RSS +",
+            "device peak",
+        ]
         with_strategy = any(r.strategy != "default" for r in self.rows)
         if with_strategy:
             header.insert(1, "strategy")
@@ -92,7 +105,7 @@ class ProfileReport:
                 str(r.calls),
                 _opt(r.examples_per_s, "{:,.0f}"),
                 _opt(r.traces),
-                _opt(r.graph_ops),
+                _opt(r.op_count),
                 f"{r.host_rss_growth_bytes / 2**20:.1f} MiB",
                 _opt(None if r.device_peak_bytes is None else r.device_peak_bytes / 2**20, "{:.1f} MiB"),
             ]
@@ -175,7 +188,8 @@ class ProfileReport:
             import matplotlib.pyplot as plt
         except ImportError:
             raise DualTFError(
-                "ProfileReport.plot() needs matplotlib, which is not installed. Install it with: pip install 'dualtf[plot]'."
+                "ProfileReport.plot() needs matplotlib, which is not installed. "
+                "Install it with: pip install 'dualtf[plot]'."
             ) from None
         labels = [r.mode if r.strategy == "default" else f"{r.mode}\n{r.strategy}" for r in self.rows]
         medians = [r.median_s * 1e3 for r in self.rows]
@@ -183,14 +197,25 @@ class ProfileReport:
         upper = [(r.p90_s - r.median_s) * 1e3 for r in self.rows]
         fig, ax = plt.subplots(figsize=(1.6 * len(self.rows) + 2.5, 4))
         bars = ax.bar(labels, medians, yerr=[lower, upper], capsize=6, color="#4c72b0")
-        for bar, r in zip(bars, self.rows):
-            ax.annotate(f"{self.ratio(r):.2f}×", (bar.get_x() + bar.get_width() / 2, r.p90_s * 1e3),
-                        xytext=(0, 4), textcoords="offset points", ha="center", fontsize=8)
+        for bar, r in zip(bars, self.rows, strict=True):
+            ax.annotate(
+                f"{self.ratio(r):.2f}×",
+                (bar.get_x() + bar.get_width() / 2, r.p90_s * 1e3),
+                xytext=(0, 4),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8,
+            )
         if max(medians) > 20 * min(medians):  # modes often differ by orders of magnitude
             ax.set_yscale("log")
         ax.set_ylabel("step time, ms (median, p10–p90)")
         ax.set_title(f"dualtf profile: {self.program}")
-        fig.text(0.01, 0.01, f"TensorFlow {self.tensorflow} · {self.device} · calls: {', '.join(str(r.calls) for r in self.rows)}", fontsize=7)
+        fig.text(
+            0.01,
+            0.01,
+            f"TensorFlow {self.tensorflow} · {self.device} · calls: {', '.join(str(r.calls) for r in self.rows)}",
+            fontsize=7,
+        )
         fig.tight_layout(rect=(0, 0.04, 1, 1))
         out = Path(path)
         fig.savefig(out, dpi=110)

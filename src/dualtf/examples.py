@@ -1,8 +1,8 @@
-"""The seed programs: four small programs every mode must run with the same numbers.
+"""Example programs: four small programs every mode must run with the same numbers.
 
-A *program* takes a backend, declares its state and feeds, and returns the
-step made by :meth:`dualtf.Backend.function`. :data:`SEED_PROGRAMS` pairs each
-with sample feeds; ``dualtf demo`` profiles them all.
+Each is a *program* (see :mod:`dualtf.program`): it takes a backend, declares
+its state and feeds, and returns the step made by :meth:`dualtf.Backend.function`.
+:data:`EXAMPLES` pairs each with sample feeds; ``dualtf demo`` profiles them all.
 
 >>> import dualtf
 >>> with dualtf.backend("graph") as be:
@@ -21,9 +21,10 @@ import numpy as np
 from ._errors import DualTFError
 
 if TYPE_CHECKING:
-    from ._backends.base import Backend, Step
+    from ._backends.base import Backend
+    from ._backends.step import Step
 
-__all__ = ["SEED_PROGRAMS", "SeedProgram", "constants", "digits", "feeds_sum", "mlp_training", "variables"]
+__all__ = ["EXAMPLES", "Example", "constants", "digits", "digits_batches", "feeds_sum", "mlp_training", "variables"]
 
 
 def constants(be: Backend) -> Step:
@@ -110,7 +111,7 @@ def mlp_training(be: Backend, *, learning_rate: float = 1e-2, init_seed: int = 0
             replicas = tf.distribute.get_replica_context().num_replicas_in_sync
             scaled = loss / tf.cast(replicas, loss.dtype)
         grads = tape.gradient(scaled, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
     return be.function(train_step, [x, y])
@@ -141,11 +142,26 @@ def digits(batch: int = 32, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-@dataclass(frozen=True)
-class SeedProgram:
-    """A seed program with the feeds it is run with and what one call computes.
+def digits_batches(batch: int = 32) -> Callable[[int], dict[str, np.ndarray]]:
+    """Call ``i`` of a run gets the ``i``-th batch of :func:`digits`, as ``{"x": ..., "y": ...}``.
 
-    >>> SEED_PROGRAMS[0].name
+    >>> digits_batches()(1)["x"].shape
+    (32, 64)
+    """
+    x, y = digits(batch)
+
+    def nth(i: int) -> dict[str, np.ndarray]:
+        start = (i * batch) % len(y)
+        return {"x": x[start : start + batch], "y": y[start : start + batch]}
+
+    return nth
+
+
+@dataclass(frozen=True)
+class Example:
+    """An example program with the feeds it is run with and what one call computes.
+
+    >>> EXAMPLES[0].name
     'constants'
     """
 
@@ -156,15 +172,18 @@ class SeedProgram:
     batch: int = 0
 
 
-def _digits_batch() -> dict[str, Any]:
-    x, y = digits()
-    return {"x": x[:32], "y": y[:32]}
+def _first_digits_batch() -> dict[str, Any]:
+    return digits_batches()(0)
 
 
-#: The seed programs, in the order the demo shows them.
-SEED_PROGRAMS: tuple[SeedProgram, ...] = (
-    SeedProgram("constants", constants, dict),
-    SeedProgram("variables", variables, dict),
-    SeedProgram("feeds", feeds_sum, lambda: {"a": np.array([0, 1, 2], np.int32), "b": np.array([10, 20, 30], np.int32)}, 3),
-    SeedProgram("mlp_training", mlp_training, _digits_batch, 32),
+def _sum_feeds() -> dict[str, Any]:
+    return {"a": np.array([0, 1, 2], np.int32), "b": np.array([10, 20, 30], np.int32)}
+
+
+#: The example programs, in the order the demo shows them.
+EXAMPLES: tuple[Example, ...] = (
+    Example("constants", constants, dict),
+    Example("variables", variables, dict),
+    Example("feeds", feeds_sum, _sum_feeds, 3),
+    Example("mlp_training", mlp_training, _first_digits_batch, 32),
 )

@@ -1,0 +1,140 @@
+"""Running a step under a ``tf.distribute`` strategy: resolving it, splitting batches, reducing outputs.
+
+Every mode shares this; a mode only says what one replica runs (its
+``_per_replica`` hook: xla compiles each replica's step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from .._errors import DualTFError, FeedError, UnsupportedCombinationError, format_error
+from .._feeds import Feed
+from .._strategies import combination_unsupported_reason, make_strategy, strategy_name
+
+__all__ = ["REDUCTIONS", "aggregation", "batch_check", "distributed", "resolve_strategy"]
+
+#: How a step's outputs are combined across replicas.
+REDUCTIONS = ("mean", "sum", "concat")
+
+_AGGREGATIONS = {
+    "none": tf.VariableAggregation.NONE,
+    "sum": tf.VariableAggregation.SUM,
+    "mean": tf.VariableAggregation.MEAN,
+    "only_first_replica": tf.VariableAggregation.ONLY_FIRST_REPLICA,
+}
+
+
+def resolve_strategy(strategy: Any, mode: str) -> tf.distribute.Strategy | None:
+    """The strategy object for a name or object (None for ``default``), refused if ``mode`` cannot run it."""
+    if strategy is None or isinstance(strategy, str):
+        resolved = make_strategy("default" if strategy is None else strategy, mode)
+    elif isinstance(strategy, tf.distribute.Strategy):
+        resolved = strategy
+    else:
+        raise DualTFError(
+            format_error(
+                "The strategy",
+                "a name from dualtf.STRATEGIES or a tf.distribute.Strategy",
+                f"{type(strategy).__name__} {strategy!r}",
+            )
+        )
+    reason = combination_unsupported_reason(mode, resolved)
+    if reason is not None:
+        raise UnsupportedCombinationError(
+            format_error(
+                f"The combination of mode {mode!r} and strategy {strategy_name(resolved)!r}",
+                "supported by TensorFlow",
+                reason,
+            )
+        )
+    return resolved
+
+
+def aggregation(value: Any, distributed: bool) -> tf.VariableAggregation:
+    """A variable's aggregation: ``mean`` under a strategy unless the user says otherwise."""
+    if value is None:
+        return tf.VariableAggregation.MEAN if distributed else tf.VariableAggregation.NONE
+    if isinstance(value, tf.VariableAggregation):
+        return value
+    if value not in _AGGREGATIONS:
+        raise DualTFError(
+            format_error(
+                "The aggregation",
+                f"a tf.VariableAggregation or one of {', '.join(_AGGREGATIONS)}",
+                f"aggregation={value!r}",
+            )
+        )
+    return _AGGREGATIONS[value]
+
+
+def _split_feeds(feeds: Sequence[Feed]) -> list[bool]:
+    """Which feeds are split across replicas: those with a first dimension."""
+    return [f.shape is None or len(f.shape) >= 1 for f in feeds]
+
+
+def batch_check(feeds: Sequence[Feed], replicas: int, name: str) -> Callable[[list[np.ndarray]], None]:
+    """A check, run on each call's values, that every split feed's batch divides across the replicas."""
+    split = _split_feeds(feeds)
+
+    def check(values: list[np.ndarray]) -> None:
+        for feed, value, is_split in zip(feeds, values, split, strict=True):
+            if is_split and (value.ndim == 0 or value.shape[0] % replicas):
+                batch = "no first dimension" if value.ndim == 0 else f"batch size {value.shape[0]}"
+                raise FeedError(
+                    format_error(
+                        f"Feed `{feed.name}`",
+                        f"a batch that divides evenly across the {replicas} replicas of strategy {name!r}",
+                        batch,
+                    )
+                )
+
+    return check
+
+
+def distributed(
+    fn: Callable[..., Any],
+    feeds: Sequence[Feed],
+    strategy: tf.distribute.Strategy,
+    reduce: str,
+    per_replica: Callable[[Callable[..., Any]], Callable[..., Any]],
+) -> Callable[..., Any]:
+    """``fn`` run once per replica on its slice of each batch, outputs reduced by ``reduce``."""
+    replicas = int(strategy.num_replicas_in_sync)
+    split = _split_feeds(feeds)
+    for feed, is_split in zip(feeds, split, strict=True):
+        first = feed.shape[0] if is_split and feed.shape else None
+        if first is not None and first % replicas:
+            raise FeedError(
+                format_error(
+                    f"Feed `{feed.name}`",
+                    f"declared with a first dimension that divides across the {replicas} replicas (or None)",
+                    f"shape {feed.shape}",
+                )
+            )
+    replica_fn = per_replica(fn)
+
+    def reduce_one(value: Any) -> Any:
+        if value is None:
+            return None
+        if reduce == "concat":
+            return strategy.gather(value, axis=0)
+        op = tf.distribute.ReduceOp.MEAN if reduce == "mean" else tf.distribute.ReduceOp.SUM
+        return strategy.reduce(op, value, axis=None)
+
+    def shard_getter(shards: list[tf.Tensor]) -> Callable[[Any], tf.Tensor]:
+        return lambda ctx: shards[ctx.replica_id_in_sync_group]
+
+    def run_distributed(*tensors: tf.Tensor) -> Any:
+        values = []
+        for tensor, is_split in zip(tensors, split, strict=True):
+            shards = tf.split(tensor, replicas) if is_split else [tensor] * replicas
+            values.append(strategy.experimental_distribute_values_from_function(shard_getter(shards)))
+        out = strategy.run(replica_fn, args=tuple(values))
+        return tf.nest.map_structure(reduce_one, out)
+
+    return run_distributed

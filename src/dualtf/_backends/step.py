@@ -1,0 +1,110 @@
+"""``Step``: what :meth:`dualtf.Backend.function` returns, the same in every mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .._errors import DualTFError, format_error
+from .._feeds import Feed, bind_arguments
+from .._modes import Mode
+
+__all__ = ["Compiled", "Step"]
+
+Values = list[np.ndarray]
+
+
+class Compiled(NamedTuple):
+    """What a mode's ``_compile`` hook returns: how to run a step, and what it knows about it."""
+
+    #: Runs one step on checked values, one per feed; returns NumPy in fn's structure.
+    run: Callable[[Values], Any]
+    #: Ops in the graph built for the step (graph) or its traced function (function, xla).
+    op_count: int | None = None
+    #: How many times fn was traced so far (function, xla).
+    trace_count: Callable[[], int] | None = None
+    #: Runs one step with full tracing and returns its Chrome trace (graph).
+    chrome_trace: Callable[[Values], str] | None = None
+
+
+class Step:
+    """A compiled step: call it with one value per feed, get NumPy back.
+
+    Values go positionally in feed order or by feed name; each is checked
+    against its feed before TensorFlow runs anything. The result keeps the
+    nested structure (tensor, tuple, list, dict) that ``fn`` returned.
+
+    >>> import dualtf, tensorflow as tf
+    >>> with dualtf.backend("function") as be:
+    ...     x = be.feed("x", tf.float32, shape=[None])
+    ...     double = be.function(lambda x: {"y": 2 * x}, [x])
+    ...     double(x=[1, 2])["y"].tolist()
+    [2.0, 4.0]
+    """
+
+    __slots__ = ("__weakref__", "_check_open", "_checks", "_compiled", "_run", "feeds", "mode")
+
+    def __init__(
+        self,
+        mode: Mode,
+        feeds: Sequence[Feed],
+        compiled: Compiled,
+        *,
+        check_open: Callable[[], None],
+        checks: Sequence[Callable[[Values], None]] = (),
+    ):
+        #: The step's feeds, in the order it takes values.
+        self.feeds: tuple[Feed, ...] = tuple(feeds)
+        #: The mode of the backend that compiled it.
+        self.mode: Mode = mode
+        self._compiled = compiled
+        self._run = compiled.run
+        self._check_open = check_open
+        self._checks = tuple(checks)
+
+    @property
+    def op_count(self) -> int | None:
+        """Ops in the graph built for this step (graph) or in its traced function (function, xla); None in eager."""
+        return self._compiled.op_count
+
+    @property
+    def trace_count(self) -> int | None:
+        """How many times ``fn`` was traced (function, xla); ``None`` in other modes."""
+        count = self._compiled.trace_count
+        return None if count is None else count()
+
+    def bind(self, *args: Any, **kwargs: Any) -> Values:
+        """The values a call with these arguments would run on, checked against the feeds.
+
+        >>> import dualtf, tensorflow as tf
+        >>> with dualtf.backend("eager") as be:
+        ...     n = be.feed("n", tf.int32, shape=[None])
+        ...     [v.tolist() for v in be.function(tf.abs, [n]).bind(n=[1.0, -2.0])]
+        [[1, -2]]
+        """
+        self._check_open()
+        values = bind_arguments(self.feeds, args, kwargs)
+        for check in self._checks:
+            check(values)
+        return values
+
+    def chrome_trace(self, *args: Any, **kwargs: Any) -> str:
+        """Run one step with full tracing; return its Chrome trace (JSON text). Graph mode only.
+
+        The step really runs, side effects included. For the other modes use
+        TensorBoard's profiler (``dualtf.profiler.profile(..., trace_dir=...)``).
+        """
+        trace = self._compiled.chrome_trace
+        if trace is None:
+            raise DualTFError(
+                format_error("Step.chrome_trace()", "called on a step of mode 'graph'", f"a step of mode {self.mode!r}")
+            )
+        return trace(self.bind(*args, **kwargs))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._run(self.bind(*args, **kwargs))
+
+    def __repr__(self) -> str:
+        return f"Step(mode={self.mode!r}, feeds={[f.name for f in self.feeds]})"

@@ -1,0 +1,84 @@
+"""Helpers on TensorFlow objects that every mode shares: variables, labels, NumPy conversion."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from .._tf_private import distributed_primary, keras_inner_variable, load
+
+__all__ = [
+    "as_tf_variable",
+    "eager_scope",
+    "is_eager",
+    "structure_to_numpy",
+    "tensor_label",
+    "to_numpy",
+    "variable_handle",
+    "variable_label",
+]
+
+
+def as_tf_variable(obj: Any) -> tf.Variable | None:
+    """The ``tf.Variable`` behind ``obj`` (itself, or a Keras 3 variable's), else None."""
+    if isinstance(obj, tf.Variable):
+        return obj
+    inner = keras_inner_variable(obj)
+    return inner if isinstance(inner, tf.Variable) else None
+
+
+def variable_handle(var: tf.Variable) -> tf.Tensor:
+    """The resource handle of ``var``; of its first component for a distributed variable.
+
+    A distributed variable's own ``handle`` exists only in replica context, but
+    every component lives in the same graph or context as the variable.
+    """
+    primary = distributed_primary(var)
+    handle: tf.Tensor = (primary if isinstance(primary, tf.Variable) else var).handle
+    return handle
+
+
+def variable_label(var: Any) -> str:
+    """A variable's name without the ``:0`` output suffix."""
+    name = str(var.name)
+    return name[:-2] if name.endswith(":0") else name
+
+
+def tensor_label(tensor: Any) -> str:
+    """A tensor's name, or a description of an eager tensor (which has none)."""
+    try:
+        return str(tensor.name)
+    except AttributeError:
+        return f"<eager {tensor.dtype.name} {tensor.shape}>"
+
+
+def is_eager(tensor: Any) -> bool:
+    """Whether ``tensor`` (or a variable's handle) is an eager value, not a graph tensor."""
+    return not tf.is_symbolic_tensor(tensor)
+
+
+def eager_scope() -> contextlib.AbstractContextManager[Any]:
+    """Eager execution, even inside another backend's graph block."""
+    return contextlib.nullcontext() if tf.executing_eagerly() else load("eager_mode")()
+
+
+def to_numpy(value: Any) -> Any:
+    """NumPy for an eager leaf: tensors, variables, Keras variables, Python values."""
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+        return value.numpy()
+    if value is None:
+        return None
+    var = as_tf_variable(value)
+    if var is not None:
+        return var.numpy()
+    return np.asarray(value)
+
+
+def structure_to_numpy(out: Any) -> Any:
+    """NumPy for every leaf of an eager result, keeping its nested structure."""
+    if isinstance(out, tf.Tensor):  # the common case, without nest's overhead
+        return out.numpy()
+    return tf.nest.map_structure(to_numpy, out)

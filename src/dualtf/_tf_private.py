@@ -1,0 +1,175 @@
+"""Every private TensorFlow and Keras piece dualtf uses, in one place, behind one guard.
+
+Each is used only where no public API does the job (the reason is in
+:data:`SYMBOLS`). A module-level symbol is loaded by :func:`load`; an attribute
+of a TensorFlow object is read by one accessor function here. Either way a
+missing piece raises :class:`~dualtf.PrivateAPIError` naming it and the
+TensorFlow version, and :func:`mode_missing_piece` lets a mode report itself
+unavailable with that reason instead of failing on its first step.
+``tests/test_tf_private.py`` loads every piece by name, so a TensorFlow
+upgrade that moves one fails one named test.
+
+Importing this module never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import sys
+from typing import Any, NamedTuple
+
+from ._errors import PrivateAPIError, error_message
+
+__all__ = [
+    "ATTRIBUTES",
+    "SYMBOLS",
+    "cross_device_ops",
+    "distributed_primary",
+    "keras_global_state",
+    "keras_inner_variable",
+    "load",
+    "make_callable_from_options",
+    "mode_missing_piece",
+]
+
+
+class Symbol(NamedTuple):
+    """A private module-level name: where it lives and why dualtf needs it."""
+
+    module: str
+    attribute: str
+    why: str
+
+
+#: Private module-level names, loaded on first use by :func:`load`.
+SYMBOLS: dict[str, Symbol] = {
+    "eager_mode": Symbol(
+        "tensorflow.python.eager.context",
+        "eager_mode",
+        "eager, function and xla: run eagerly inside another backend's graph block (no public context manager)",
+    ),
+    "AutomaticControlDependencies": Symbol(
+        "tensorflow.python.framework.auto_control_deps",
+        "AutomaticControlDependencies",
+        "graph: run every side effect once per step, read-after-write ordered, as tf.function does",
+    ),
+    "CallableOptions": Symbol(
+        "tensorflow.core.protobuf.config_pb2",
+        "CallableOptions",
+        "graph: the options of Session::MakeCallable (not exported under tf.compat.v1)",
+    ),
+    "Timeline": Symbol(
+        "tensorflow.python.client.timeline",
+        "Timeline",
+        "graph: Step.chrome_trace() turns a step's RunMetadata into a Chrome trace",
+    ),
+}
+
+#: Private attributes of TensorFlow and Keras objects, read by the accessors below.
+ATTRIBUTES: dict[str, str] = {
+    "Session._make_callable_from_options": "graph: C++ MakeCallable; public make_callable(feed_list=) re-parses a "
+    "feed_dict on every call",
+    "keras.Variable._value": "every mode: the tf.Variable behind a Keras 3 variable",
+    "DistributedVariable._primary": "strategies: a distributed variable's first component (its graph or context)",
+    "StrategyExtended._cross_device_ops": "strategies: whether a MirroredStrategy reduces through one device",
+    "keras.src.backend.common.global_state": "every mode: Keras' global seed generator, kept out of graph blocks",
+}
+
+#: The private pieces each mode cannot run without.
+_MODE_NEEDS: dict[str, tuple[str, ...]] = {
+    "graph": ("AutomaticControlDependencies", "CallableOptions", "Session._make_callable_from_options"),
+    "eager": ("eager_mode",),
+    "function": ("eager_mode",),
+    "xla": ("eager_mode",),
+}
+
+
+def _missing(piece: str, why: str, detail: str) -> PrivateAPIError:
+    import tensorflow as tf
+
+    return PrivateAPIError(
+        error_message(
+            f"dualtf needs the private TensorFlow piece `{piece}` ({why}), which TensorFlow {tf.__version__} "
+            "lacks; please report it with your TensorFlow version.",
+            detail,
+        )
+    )
+
+
+@functools.cache
+def load(name: str) -> Any:
+    """The private symbol registered as ``name`` in :data:`SYMBOLS` (imports TensorFlow).
+
+    >>> load("eager_mode").__name__
+    'eager_mode'
+    """
+    symbol = SYMBOLS[name]
+    try:
+        return getattr(importlib.import_module(symbol.module), symbol.attribute)
+    except (ImportError, AttributeError) as exc:
+        raise _missing(f"{symbol.module}.{symbol.attribute}", symbol.why, f"{type(exc).__name__}: {exc}") from None
+
+
+def make_callable_from_options(session: Any, options: Any) -> Any:
+    """``session._make_callable_from_options(options)``: a C++ callable taking feeds by position."""
+    method = getattr(session, "_make_callable_from_options", None)
+    if method is None:
+        raise _missing(
+            "Session._make_callable_from_options", ATTRIBUTES["Session._make_callable_from_options"], "no such method"
+        )
+    return method(options)
+
+
+def keras_inner_variable(obj: Any) -> Any:
+    """The ``tf.Variable`` inside a Keras 3 variable, or None when ``obj`` is not one."""
+    if not type(obj).__module__.startswith("keras"):
+        return None
+    inner = getattr(obj, "_value", None)
+    if inner is None and hasattr(obj, "assign") and hasattr(obj, "trainable"):
+        raise _missing(
+            "keras.Variable._value", ATTRIBUTES["keras.Variable._value"], f"a {type(obj).__name__} without it"
+        )
+    return inner
+
+
+def distributed_primary(var: Any) -> Any:
+    """A distributed variable's first component, or None for a plain variable."""
+    return getattr(var, "_primary", None)
+
+
+def cross_device_ops(strategy: Any) -> Any:
+    """The cross-device ops object of a strategy (None when it has none)."""
+    return getattr(strategy.extended, "_cross_device_ops", None)
+
+
+def keras_global_state() -> Any:
+    """Keras' global-state module if Keras is already imported, else None (never imports Keras)."""
+    if "keras" not in sys.modules:
+        return None
+    try:
+        return importlib.import_module("keras.src.backend.common.global_state")
+    except ImportError as exc:
+        raise _missing(
+            "keras.src.backend.common.global_state", ATTRIBUTES["keras.src.backend.common.global_state"], str(exc)
+        ) from None
+
+
+def mode_missing_piece(mode: str) -> str | None:
+    """Why ``mode`` cannot run for want of a private piece, or None (imports TensorFlow).
+
+    >>> mode_missing_piece("graph") is None
+    True
+    """
+    for piece in _MODE_NEEDS[mode]:
+        try:
+            if piece in SYMBOLS:
+                load(piece)
+            elif piece == "Session._make_callable_from_options":
+                import tensorflow as tf
+
+                if not hasattr(tf.compat.v1.Session, "_make_callable_from_options"):
+                    raise _missing(piece, ATTRIBUTES[piece], "no such method")
+        except PrivateAPIError as exc:
+            return str(exc)
+    return None

@@ -1,0 +1,164 @@
+"""Programs: dualtf's unit of user code, and the one place that loads and runs them.
+
+A *program* is a function that takes a backend, declares its state and feeds,
+and returns the step made by :meth:`dualtf.Backend.function`. The same program
+runs in every mode; testing (:func:`dualtf.testing.assert_modes_agree`), the
+profiler, the ``dualtf`` command and multi-worker runs all go through here.
+
+>>> import tensorflow as tf
+>>> def add_one(be):
+...     a = be.feed("a", tf.int32, shape=[3])
+...     return be.function(lambda a: a + 1, [a])
+>>> run = run_program(add_one, {"a": [0, 1, 2]}, "graph")
+>>> run.outputs[0].tolist(), run.variables
+([1, 2, 3], [])
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from ._api import backend
+from ._errors import DualTFError, ProgramLoadError, check_int, error_message
+
+if TYPE_CHECKING:
+    from ._backends.base import Backend
+    from ._backends.step import Step
+
+__all__ = [
+    "FeedValues",
+    "Feeds",
+    "Program",
+    "ProgramRun",
+    "checked_step",
+    "feed_arguments",
+    "load_program",
+    "run_program",
+]
+
+#: A program: given a backend, declare state and feeds, return the compiled step.
+Program = Callable[["Backend"], "Step"]
+#: One call's values: by feed name, or in feed order.
+FeedValues = Mapping[str, Any] | Sequence[Any]
+#: One call's values, or a function of the call's index returning them (a new batch each call).
+Feeds = FeedValues | Callable[[int], FeedValues] | None
+
+
+class ProgramRun(NamedTuple):
+    """What one run of a program gave: each call's output, then every variable's final value."""
+
+    outputs: list[Any]
+    #: ``(name, value)`` in creation order: the order matches them across modes (graph may uniquify names).
+    variables: list[tuple[str, np.ndarray]]
+
+
+def checked_step(step: object) -> Step:
+    """``step`` if a program returned the step made by ``be.function()``, else DualTFError.
+
+    >>> checked_step(42)
+    Traceback (most recent call last):
+    ...
+    dualtf._errors.DualTFError: A program must return the step made by be.function(). Received: int 42.
+    """
+    from ._backends.step import Step
+
+    if not isinstance(step, Step):
+        raise DualTFError(
+            error_message("A program must return the step made by be.function().", f"{type(step).__name__} {step!r}")
+        )
+    return step
+
+
+def feed_arguments(values: FeedValues | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """One call's values as the positional and keyword arguments of a step call.
+
+    >>> feed_arguments({"x": 1}), feed_arguments([1, 2])
+    (((), {'x': 1}), ((1, 2), {}))
+    """
+    if values is None:
+        return (), {}
+    if isinstance(values, Mapping):
+        return (), dict(values)
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise DualTFError(
+            error_message(
+                "A call's feed values must be a mapping by feed name or a sequence in feed order.",
+                type(values).__name__,
+            )
+        )
+    return tuple(values), {}
+
+
+def load_program(spec: str) -> Callable[..., Any]:
+    """The function that ``spec`` (``module:name`` or ``path/to/file.py:name``) names.
+
+    >>> load_program("dualtf.examples:feeds_sum").__name__
+    'feeds_sum'
+    """
+    module_name, sep, attr = spec.partition(":") if isinstance(spec, str) else ("", "", "")
+    if not sep or not module_name or not attr:
+        raise ProgramLoadError(
+            error_message("A program must be named as MODULE:NAME or path/to/file.py:NAME.", repr(spec))
+        )
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name)
+            if not path.is_file():
+                raise ProgramLoadError(error_message("A program's file must exist.", f"{module_name!r} (no such file)"))
+            loader_spec = importlib.util.spec_from_file_location(path.stem, path)
+            if loader_spec is None or loader_spec.loader is None:
+                raise ProgramLoadError(error_message("A program's file must be Python source.", repr(module_name)))
+            module = importlib.util.module_from_spec(loader_spec)
+            loader_spec.loader.exec_module(module)
+        else:
+            if os.getcwd() not in sys.path:
+                sys.path.insert(0, os.getcwd())
+            module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ProgramLoadError(
+            error_message("A program's module must be importable.", f"{module_name!r} ({exc})")
+        ) from None
+    program = getattr(module, attr, None)
+    if not callable(program):
+        raise ProgramLoadError(
+            error_message(f"A program must name a function in {module_name!r}.", f"{attr!r} ({type(program).__name__})")
+        )
+    return program  # type: ignore[no-any-return]
+
+
+def run_program(
+    program: Program,
+    feeds: Feeds,
+    mode: str,
+    *,
+    steps: int = 1,
+    seed: int | None = 0,
+    strategy: Any = None,
+) -> ProgramRun:
+    """Run ``program`` in a fresh backend of ``mode`` for ``steps`` calls.
+
+    ``feeds`` is one call's values (by feed name or in order), or a function of
+    the call's index returning them. ``seed`` and ``strategy`` go to
+    :func:`dualtf.backend`. Returns each call's output and the final variables.
+    """
+    from ._backends.tensors import variable_label
+
+    check_int("steps", steps, 1)
+    with backend(mode, seed=seed, strategy=strategy) as be:
+        step = checked_step(program(be))
+        outputs = []
+        for i in range(steps):
+            args, kwargs = feed_arguments(feeds(i) if callable(feeds) else feeds)
+            outputs.append(step(*args, **kwargs))
+        tf_vars = be.variables
+        values = be.evaluate(tf_vars)
+        variables = [(variable_label(v), np.asarray(val)) for v, val in zip(tf_vars, values, strict=True)]
+    return ProgramRun(outputs, variables)

@@ -1,0 +1,51 @@
+"""Programs the tests share, loaded by path as users load theirs (``tests/programs.py:NAME``).
+
+The CLI and the multi-worker tests hand ``<path>:NAME`` to other processes; the
+in-process tests load them with :func:`dualtf.program.load_program`.
+"""
+
+import time
+from pathlib import Path
+
+import tensorflow as tf
+
+PATH = Path(__file__)
+
+
+def affine(be):
+    """The README's program: ``matmul(w, x)`` with ``w = [[1], [2]]``."""
+    w = be.variable([[1.0], [2.0]], name="w")
+    x = be.feed("x", tf.float32, shape=[1, None])
+    return be.function(lambda x: tf.matmul(w, x), [x])
+
+
+def linear(be):
+    """Linear regression by hand-written SGD: the update a strategy must match on one device."""
+    w = be.variable([[1.0], [1.0], [1.0]], name="w")
+    x = be.feed("x", tf.float32, shape=[None, 3])
+    y = be.feed("y", tf.float32, shape=[None, 1])
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((tf.matmul(x, w) - y) ** 2)
+        w.assign_sub(0.1 * tape.gradient(loss, w))  # mean aggregation: the one-device update
+        return loss
+
+    return be.function(step, [x, y])
+
+
+def mode_dependent(be):
+    # eager gives 1, every traced mode 2: exactly what `dualtf compare` must catch
+    return be.function(lambda: tf.constant(1.0) if tf.executing_eagerly() else tf.constant(2.0), [])
+
+
+def not_a_program(be):
+    return 42
+
+
+def hangs(be):
+    time.sleep(3600)
+
+
+def fails(be):
+    raise RuntimeError("this worker fails on purpose")

@@ -1,0 +1,83 @@
+"""Every private TensorFlow/Keras piece dualtf uses loads by name: an upgrade that moves one fails here."""
+
+import keras
+import pytest
+import tensorflow as tf
+
+import dualtf
+from dualtf import _modes, _tf_private
+
+
+@pytest.mark.parametrize("name", sorted(_tf_private.SYMBOLS))
+def test_private_symbol_loads(name):
+    assert _tf_private.load(name) is not None
+
+
+def _mirrored(**kwargs):
+    return tf.distribute.MirroredStrategy(["/cpu:0"], **kwargs)
+
+
+def _check_make_callable():
+    assert callable(tf.compat.v1.Session._make_callable_from_options)
+
+
+def _check_keras_variable():
+    assert isinstance(_tf_private.keras_inner_variable(keras.Variable(1.0)), tf.Variable)
+    assert _tf_private.keras_inner_variable(tf.Variable(1.0)) is None
+
+
+def _check_distributed_primary():
+    with _mirrored().scope():
+        var = tf.Variable(1.0)
+    assert isinstance(_tf_private.distributed_primary(var), tf.Variable)
+    assert _tf_private.distributed_primary(tf.Variable(1.0)) is None
+
+
+def _check_cross_device_ops():
+    ops = _tf_private.cross_device_ops(_mirrored(cross_device_ops=tf.distribute.ReductionToOneDevice()))
+    assert isinstance(ops, tf.distribute.ReductionToOneDevice)
+
+
+def _check_keras_global_state():
+    module = _tf_private.keras_global_state()
+    assert callable(module.get_global_attribute) and callable(module.set_global_attribute)
+
+
+ATTRIBUTE_CHECKS = {
+    "Session._make_callable_from_options": _check_make_callable,
+    "keras.Variable._value": _check_keras_variable,
+    "DistributedVariable._primary": _check_distributed_primary,
+    "StrategyExtended._cross_device_ops": _check_cross_device_ops,
+    "keras.src.backend.common.global_state": _check_keras_global_state,
+}
+
+
+def test_every_private_attribute_has_a_check():
+    assert set(ATTRIBUTE_CHECKS) == set(_tf_private.ATTRIBUTES)
+
+
+@pytest.mark.parametrize("name", sorted(ATTRIBUTE_CHECKS))
+def test_private_attribute_is_there(name):
+    ATTRIBUTE_CHECKS[name]()
+
+
+def test_missing_piece_makes_its_mode_unavailable_with_the_reason(monkeypatch):
+    moved = _tf_private.Symbol("tensorflow.python.framework.no_such_module", "AutomaticControlDependencies", "graph")
+    monkeypatch.setitem(_tf_private.SYMBOLS, "AutomaticControlDependencies", moved)
+    _tf_private.load.cache_clear()
+    _modes.mode_unavailable_reason.cache_clear()
+    try:
+        reason = _modes.mode_unavailable_reason("graph")
+        assert "tensorflow.python.framework.no_such_module.AutomaticControlDependencies" in reason
+        assert f"TensorFlow {tf.__version__} lacks" in reason and "Received: ModuleNotFoundError" in reason
+        assert "graph" not in dualtf.available_modes()
+        with pytest.raises(
+            dualtf.ModeError, match=r"Mode 'graph' must be available on this machine\. .*no_such_module"
+        ):
+            dualtf.backend("graph")
+        with pytest.raises(dualtf.PrivateAPIError, match=r"private TensorFlow piece"):
+            _tf_private.load("AutomaticControlDependencies")
+        assert _modes.mode_unavailable_reason("eager") is None  # the other modes do not need it
+    finally:
+        _tf_private.load.cache_clear()
+        _modes.mode_unavailable_reason.cache_clear()
