@@ -129,15 +129,16 @@ class Feed:
     Feed('x', float32, shape=(None, 2))
     """
 
-    __slots__ = ("name", "dtype", "shape", "spec", "placeholder", "_owner_id", "_subject")
+    __slots__ = ("name", "dtype", "shape", "spec", "placeholder", "owner", "_subject")
 
-    def __init__(self, name: str, dtype: tf.DType, shape: Shape, owner_id: int, placeholder: tf.Tensor | None):
+    def __init__(self, name: str, dtype: tf.DType, shape: Shape, owner: int, placeholder: tf.Tensor | None):
         self.name = name
         self.dtype = dtype
         self.shape = shape
         self.spec = tf.TensorSpec(shape, dtype, name=name)  # type: ignore[arg-type]  # None: any rank
         self.placeholder = placeholder
-        self._owner_id = owner_id
+        #: The serial number of the backend that declared it (``Backend.serial``).
+        self.owner = owner
         self._subject = f"Feed `{name}`"
 
     def coerce(self, value: Any) -> np.ndarray:

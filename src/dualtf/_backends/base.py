@@ -341,12 +341,12 @@ class Backend(abc.ABC):
                     "Each feed of function()", "a Feed made by backend.feed()", f"{type(feed).__name__} {feed!r}"
                 )
             )
-        if feed._owner_id != self.serial:
+        if feed.owner != self.serial:
             raise ForeignObjectError(
                 format_error(
                     f"Feed `{feed.name}`",
                     f"declared by this backend ({self._label()})",
-                    f"a feed of backend #{feed._owner_id}",
+                    f"a feed of backend #{feed.owner}",
                 )
             )
 
