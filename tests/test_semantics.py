@@ -221,3 +221,16 @@ def test_backend_outside_with_block_still_works_and_closes():
     be.close()
     assert be.closed
     assert tf.executing_eagerly()
+
+
+def test_user_tf_function_runs_eagerly_only_in_eager_mode(dualtf_backend):
+    be = dualtf_backend
+
+    @tf.function
+    def helper(x):
+        return tf.constant(1.0 if tf.executing_eagerly() else 0.0) + 0.0 * x
+
+    x = be.feed("x", tf.float32, shape=[])
+    step = be.function(helper, [x])
+    assert step(1.0) == (1.0 if be.mode == "eager" else 0.0)
+    assert not tf.config.functions_run_eagerly()  # put back after the step

@@ -43,7 +43,12 @@ def _check_keras_global_state():
     assert callable(module.get_global_attribute) and callable(module.set_global_attribute)
 
 
+def _check_dataset_variant():
+    assert isinstance(_tf_private.dataset_variant(tf.data.Dataset.range(2)), tf.Tensor)
+
+
 ATTRIBUTE_CHECKS = {
+    "Dataset._variant_tensor": _check_dataset_variant,
     "Session._make_callable_from_options": _check_make_callable,
     "keras.Variable._value": _check_keras_variable,
     "DistributedVariable._primary": _check_distributed_primary,

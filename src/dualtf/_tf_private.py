@@ -25,6 +25,7 @@ __all__ = [
     "ATTRIBUTES",
     "SYMBOLS",
     "cross_device_ops",
+    "dataset_variant",
     "distributed_primary",
     "keras_global_state",
     "keras_inner_variable",
@@ -74,6 +75,7 @@ ATTRIBUTES: dict[str, str] = {
     "DistributedVariable._primary": "strategies: a distributed variable's first component (its graph or context)",
     "StrategyExtended._cross_device_ops": "strategies: whether a MirroredStrategy reduces through one device",
     "keras.src.backend.common.global_state": "every mode: Keras' global seed generator, kept out of graph blocks",
+    "Dataset._variant_tensor": "iterate(): the tensor that says which graph or context a tf.data.Dataset lives in",
 }
 
 #: The private pieces each mode cannot run without.
@@ -141,6 +143,14 @@ def distributed_primary(var: Any) -> Any:
 def cross_device_ops(strategy: Any) -> Any:
     """The cross-device ops object of a strategy (None when it has none)."""
     return getattr(strategy.extended, "_cross_device_ops", None)
+
+
+def dataset_variant(dataset: Any) -> Any:
+    """The variant tensor of a ``tf.data.Dataset`` (its graph or context)."""
+    try:
+        return dataset._variant_tensor
+    except AttributeError:
+        raise _missing("Dataset._variant_tensor", ATTRIBUTES["Dataset._variant_tensor"], "no such attribute") from None
 
 
 def keras_global_state() -> Any:

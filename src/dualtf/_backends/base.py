@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,6 +24,7 @@ from .._feeds import Feed, coerce_value, normalize_shape
 from .._global_state import GlobalState, seed_everything
 from .._modes import Mode
 from .._strategies import strategy_name
+from .._tf_private import dataset_variant
 from .distribute import REDUCTIONS, batch_check, distributed, resolve_strategy
 from .distribute import aggregation as variable_aggregation
 from .step import Compiled, Step
@@ -100,6 +101,12 @@ class Backend(abc.ABC):
     def _variables(self) -> list[tf.Variable]:
         """Every variable this backend owns, in creation order."""
         return [v for v in self._own_variables.values() if getattr(v, _OWNER_ATTR, None) == self.serial]
+
+    def _iterate(self, dataset: tf.data.Dataset[Any]) -> Iterator[Any]:
+        """The dataset's elements as NumPy structures, one per iteration."""
+        with self._scope():
+            for element in dataset:
+                yield tf.nest.map_structure(to_numpy, element)
 
     # ======================================================= life cycle
     def __init__(self, *, seed: int | None = None, strategy: Any = None, **options: Any):
@@ -225,6 +232,70 @@ class Backend(abc.ABC):
         feed = Feed(name, tf_dtype, dims, self.serial, self._placeholder(name, tf_dtype, dims))
         self._feeds[name] = feed
         return feed
+
+    def feeds_from(self, spec: Any, names: Sequence[str] | None = None) -> list[Feed]:
+        """One feed per component of a dataset's ``element_spec`` (or a ``tf.TensorSpec`` structure).
+
+        Feeds come in ``tf.nest`` order (a dict's keys sorted), so a batch from
+        :meth:`iterate` goes in as ``step(*batch)`` (or ``step(**batch)`` for a
+        dict). Names default to a dict's keys; give them for tuples.
+
+        >>> import dualtf, tensorflow as tf
+        >>> ds = tf.data.Dataset.from_tensor_slices(([[1.0, 2.0]], [3])).batch(1)
+        >>> with dualtf.backend("graph") as be:
+        ...     be.feeds_from(ds.element_spec, ["x", "y"])
+        [Feed('x', float32, shape=(None, 2)), Feed('y', int32, shape=(None,))]
+        """
+        self._check_open()
+        if isinstance(spec, tf.data.Dataset):
+            spec = spec.element_spec
+        specs = tf.nest.flatten(spec)
+        if not specs or not all(isinstance(s, tf.TensorSpec) for s in specs):
+            raise FeedError(
+                format_error("The spec of feeds_from()", "a dataset's element_spec: tf.TensorSpec leaves", repr(spec))
+            )
+        if names is None:
+            if not isinstance(spec, Mapping):
+                raise FeedError(
+                    format_error(
+                        "The `names` of feeds_from()",
+                        f"given for a spec that is not a dict ({len(specs)} feeds)",
+                        "None",
+                    )
+                )
+            names = sorted(spec)
+        if isinstance(names, str) or len(names) != len(specs):
+            raise FeedError(
+                format_error("The `names` of feeds_from()", f"{len(specs)} names, one per component", repr(names))
+            )
+        return [self.feed(name, s.dtype, s.shape) for name, s in zip(names, specs, strict=True)]
+
+    def iterate(self, dataset: tf.data.Dataset[Any]) -> Iterator[Any]:
+        """The elements of a ``tf.data.Dataset`` as NumPy structures, in every mode.
+
+        ``for batch in be.iterate(ds): step(*batch)`` is the loop that works
+        in every mode (graph mode cannot iterate a dataset in Python); a
+        dataset shuffled with a seed gives the same batches in every mode.
+
+        >>> import dualtf, tensorflow as tf
+        >>> with dualtf.backend("graph") as be:
+        ...     [b.tolist() for b in be.iterate(tf.data.Dataset.range(5).batch(2))]
+        [[0, 1], [2, 3], [4]]
+        """
+        self._check_open()
+        if not isinstance(dataset, tf.data.Dataset):
+            raise DualTFError(
+                format_error("The dataset of iterate()", "a tf.data.Dataset", f"{type(dataset).__name__} {dataset!r}")
+            )
+        if not self._holds_tensor(dataset_variant(dataset)):
+            raise ForeignObjectError(
+                format_error(
+                    "The dataset of iterate()",
+                    f"made under this backend ({self._label()}), in its graph or context",
+                    "a dataset of another graph or context",
+                )
+            )
+        return self._iterate(dataset)
 
     def function(self, fn: Callable[..., Any], feeds: Sequence[Feed], *, reduce: str = "mean") -> Step:
         """Compile ``fn`` into a step taking one value per feed, returning NumPy.

@@ -19,16 +19,24 @@ __all__ = ["EagerBackend"]
 class EagerBackend(Backend):
     """TF2 eager execution: every op runs when Python reaches it.
 
-    Everything else is the contract's default (TF2's eager context).
+    During a step, ``tf.function``-decorated code the step calls runs eagerly too
+    (``tf.config.run_functions_eagerly``, put back after each step): the "eager"
+    regime TensorFlow Probability and TF Addons test. Everything else is the
+    contract's default (TF2's eager context).
     """
 
     mode = "eager"
 
     def _compile(self, fn: Callable[..., Any], feeds: list[Feed]) -> Compiled:
         def run(values: list[np.ndarray]) -> Any:
-            # tf.constant: the values are already checked arrays of the feed's dtype,
-            # and it is about twice as fast as tf.convert_to_tensor's dispatch.
-            return structure_to_numpy(fn(*[tf.constant(v) for v in values]))
+            previous = tf.config.functions_run_eagerly()
+            tf.config.run_functions_eagerly(True)
+            try:
+                # tf.constant: the values are already checked arrays of the feed's dtype,
+                # and it is about twice as fast as tf.convert_to_tensor's dispatch.
+                return structure_to_numpy(fn(*[tf.constant(v) for v in values]))
+            finally:
+                tf.config.run_functions_eagerly(previous)
 
         return Compiled(run)
 

@@ -7,13 +7,13 @@ graph only inside the backend's block, so every mode coexists in one process.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
-from .._errors import DualTFError, UnsupportedCombinationError, format_error
+from .._errors import DualTFError, UnsupportedCombinationError, error_message, format_error
 from .._feeds import Feed
 from .._tf_private import load, make_callable_from_options
 from .base import Backend
@@ -21,6 +21,13 @@ from .step import Compiled
 from .tensors import as_tf_variable, variable_handle
 
 __all__ = ["GraphBackend"]
+
+#: Ops that read or write checkpoint files: TensorFlow's checkpoint APIs run them themselves,
+#: with the file name fed, so a catch-up never does.
+_CHECKPOINT_IO = frozenset(
+    {"SaveV2", "RestoreV2", "MergeV2Checkpoints", "Save", "SaveSlices", "Restore", "RestoreSlice"}
+)
+_FEEDS = frozenset({"Placeholder", "PlaceholderV2"})
 
 _VARIABLE_COLLECTIONS = (tf.compat.v1.GraphKeys.GLOBAL_VARIABLES, tf.compat.v1.GraphKeys.LOCAL_VARIABLES)
 
@@ -34,6 +41,23 @@ class _Build(NamedTuple):
     must_run: list[Any]  # stateful ops the step must run (automatic control dependencies)
 
 
+class _CatchUpSession(tf.compat.v1.Session):  # type: ignore[misc]
+    """The backend's Session: before any run — dualtf's, the user's, a Saver's or a
+    Checkpoint's — it brings the graph's state to what eager execution would show."""
+
+    def __init__(self, graph: tf.Graph, config: Any, catch_up: Callable[[Any], None]):
+        super().__init__(graph=graph, config=config)
+        self._catch_up = catch_up
+
+    def run(self, fetches: Any, feed_dict: Any = None, options: Any = None, run_metadata: Any = None) -> Any:
+        self._catch_up(fetches)  # what this run fetches it runs itself: not twice
+        return super().run(fetches, feed_dict, options, run_metadata)
+
+    def run_as_is(self, fetches: Any, feed_dict: Any = None) -> Any:
+        """``Session.run`` without the catch-up: for dualtf's own runs, which catch up first themselves."""
+        return super().run(fetches, feed_dict)
+
+
 class GraphBackend(Backend):
     """TF1 graph mode: ``fn`` is built once against placeholders and run by a Session.
 
@@ -41,6 +65,12 @@ class GraphBackend(Backend):
     skips ``feed_dict`` parsing. Variables (including those a Keras layer or
     optimizer creates while ``fn`` is built) are initialized once, before
     the first run that needs them.
+
+    What the user does in the block outside a step runs as eager would have
+    run it: before the next step, ``evaluate``, ``assign`` or any run of
+    :attr:`session`, the variables made since and the side effects made since
+    (``v.assign(...)``, ``metric.reset_state()``, a checkpoint's restore ops,
+    ``tf.print``: stateful ops with no outputs) run once, in creation order.
     """
 
     mode = "graph"
@@ -54,7 +84,10 @@ class GraphBackend(Backend):
                 format_error("The `config` option of mode 'graph'", "a tf.compat.v1.ConfigProto", type(config).__name__)
             )
         self.graph = tf.Graph()
-        self.session = tf.compat.v1.Session(graph=self.graph, config=config)
+        self.session: tf.compat.v1.Session = _CatchUpSession(self.graph, config, self._catch_up)
+        self._run = self.session.run_as_is
+        #: Ops of the graph already accounted for: run by a catch-up, or made by dualtf itself.
+        self._seen = 0
         self._initialized: set[int] = set()
         self._assigners: dict[int, tuple[tf.Tensor, tf.Operation]] = {}
         self._reads: dict[int, tf.Tensor] = {}
@@ -63,20 +96,27 @@ class GraphBackend(Backend):
         self.session.close()
 
     def _scope(self) -> contextlib.AbstractContextManager[Any]:
-        return self.graph.as_default()
+        # The session is the default one too: Checkpoint.save, Saver and user code find it.
+        stack = contextlib.ExitStack()
+        stack.enter_context(self.graph.as_default())
+        stack.enter_context(self.session.as_default())
+        return stack
 
     def _placeholder(self, name: str, dtype: tf.DType, shape: Any) -> tf.Tensor:
+        self._catch_up()
         with self.graph.as_default():
             placeholder: tf.Tensor = tf.compat.v1.placeholder(dtype, shape, name=name)
+        self._seen = self.graph.version
         return placeholder
 
     def _compile(self, fn: Callable[..., Any], feeds: list[Feed]) -> Compiled:
+        self._catch_up()
         try:
             converted = tf.autograph.to_graph(fn)
         except Exception:  # callables autograph cannot convert (e.g. C functions) run as they are
             converted = fn
         placeholders = [f.placeholder for f in feeds if f.placeholder is not None]  # graph mode gives each one
-        first_op = len(self.graph.get_operations())
+        first_op = self.graph.version
         # Like tf.function: if building creates variables (a Keras layer's first call,
         # an optimizer's slots), build once more so the kept build only reads them;
         # otherwise the initializers would be ordered into, and rerun by, every step.
@@ -92,21 +132,27 @@ class GraphBackend(Backend):
                     )
                 )
         target = tf.group(*build.must_run, name="dualtf_side_effects") if build.must_run else None
-        op_count = len(self.graph.get_operations()) - first_op
+        op_count = self.graph.version - first_op
+        self._seen = self.graph.version  # the build's ops run in steps, never in a catch-up
         self._initialize_new_variables()
         real = [i for i, t in enumerate(build.fetches) if t is not None]
         fetched = [t for t in build.fetches if t is not None]
         callable_ = self._make_callable(fetched, placeholders, target)
         structure, n_leaves = build.structure, len(build.fetches)
+        graph, catch_up = self.graph, self._catch_up
 
         if n_leaves == 1 and real and not isinstance(structure, (list, tuple, dict)):
 
             def run(values: list[np.ndarray]) -> Any:
+                if graph.version != self._seen:
+                    catch_up()
                 return callable_(*values)[0]
 
         else:
 
             def run(values: list[np.ndarray]) -> Any:
+                if graph.version != self._seen:
+                    catch_up()
                 leaves: list[Any] = [None] * n_leaves
                 for slot, value in zip(real, callable_(*values), strict=True):
                     leaves[slot] = value
@@ -115,6 +161,7 @@ class GraphBackend(Backend):
         def chrome_trace(values: list[np.ndarray]) -> str:
             run_options = tf.compat.v1.RunOptions(trace_level=tf.compat.v1.RunOptions.FULL_TRACE)
             traced = self._make_callable(fetched, placeholders, target, run_options)
+            catch_up()
             metadata = tf.compat.v1.RunMetadata()
             traced(*values, run_metadata=metadata)
             return str(load("Timeline")(metadata.step_stats, self.graph).generate_chrome_trace_format())
@@ -122,7 +169,7 @@ class GraphBackend(Backend):
         return Compiled(run, op_count=op_count, chrome_trace=chrome_trace)
 
     def _evaluate(self, leaves: list[Any]) -> list[Any]:
-        self._initialize_new_variables()
+        self._catch_up()
         slots: list[int] = []
         fetches: list[Any] = []
         out: list[Any] = []
@@ -134,21 +181,23 @@ class GraphBackend(Backend):
                 out.append(None)
             else:
                 out.append(None if leaf is None else np.asarray(leaf))
+        self._seen = self.graph.version  # the read ops made above
         if fetches:
-            for i, value in zip(slots, self.session.run(fetches), strict=True):
+            for i, value in zip(slots, self._run(fetches), strict=True):
                 out[i] = value
         return out
 
     def _assign(self, var: tf.Variable, value: np.ndarray) -> None:
-        self._initialize_new_variables()
+        self._catch_up()
         cached = self._assigners.get(id(var))
         if cached is None:
             with self.graph.as_default():
                 slot = tf.compat.v1.placeholder(var.dtype.base_dtype, var.shape, name="dualtf_assign_value")
                 cached = (slot, var.assign(slot, read_value=False))
             self._assigners[id(var)] = cached
+            self._seen = self.graph.version
         slot, op = cached
-        self.session.run(op, feed_dict={slot: value})
+        self._run(op, feed_dict={slot: value})
 
     def _holds_variable(self, var: tf.Variable) -> bool:
         return self._holds_tensor(variable_handle(var))
@@ -163,11 +212,118 @@ class GraphBackend(Backend):
                 seen.setdefault(id(v), v)
         return list(seen.values())
 
+    def _iterate(self, dataset: tf.data.Dataset[Any]) -> Iterator[Any]:
+        self._catch_up()
+        with self.graph.as_default():
+            iterator = tf.compat.v1.data.make_initializable_iterator(dataset)
+            element = iterator.get_next()
+        self._seen = self.graph.version  # the iterator's ops are dualtf's own
+        self._run(iterator.initializer)
+        while True:
+            try:
+                yield self._run(element)
+            except tf.errors.OutOfRangeError:
+                return
+
     # ------------------------------------------------------------ graph mode's own machinery
+    def _catch_up(self, fetches: Any = None) -> None:
+        """Run what eager would have run since the last catch-up: new variables' initializers
+        and the user's side effects, interleaved in creation order.
+
+        A side effect is a stateful op with no outputs (an assign, a metric reset, a
+        restore, a print); an op with outputs is a value, computed when it is evaluated.
+        Ops that ``fetches`` (a Session.run's) runs are left to that run. One that needs
+        a feed cannot run outside a step: a DualTFError before any runs.
+        """
+        version = self.graph.version
+        if version == self._seen:
+            return
+        first, self._seen = self._seen, version  # first: the runs below come back through here
+        variables = {v.initializer.name: v for v in self._variables() if id(v) not in self._initialized}
+        fetched = self._upstream(self._fetched_ops(fetches)) if fetches is not None else set()
+        plan = []
+        try:
+            for op in self.graph.get_operations()[first:version]:
+                if op.name in fetched:
+                    continue
+                if op.name in variables or not op.outputs and op.op_def.is_stateful and self._runs_like_eager(op):
+                    plan.append(op)
+        except DualTFError:
+            self._seen = first  # refused: every later run refuses it too, until it is dealt with
+            raise
+        for op in plan:
+            try:
+                self._run(op)
+            except tf.errors.OpError as exc:
+                raise DualTFError(
+                    error_message(
+                        f"Op `{op.name}` ({op.type}), made in the block of graph backend {self._label()} outside a "
+                        "step, must run as eager execution would have run it; TensorFlow refused it.",
+                        f"{type(exc).__name__}: {exc.message.splitlines()[0][:300]}",
+                    )
+                ) from exc
+            var = variables.get(op.name)
+            if var is not None:
+                self._initialized.add(id(var))
+        self._initialize_new_variables()  # any made before (a build's), not yet run
+
+    def _fetched_ops(self, fetches: Any) -> list[tf.Operation]:
+        ops = []
+        for leaf in tf.nest.flatten(fetches):
+            var = as_tf_variable(leaf)
+            try:
+                element = self.graph.as_graph_element(var.value() if var is not None else leaf)
+            except (TypeError, ValueError):  # not a graph element: Session.run reports it
+                continue
+            ops.append(element if isinstance(element, tf.Operation) else element.op)
+        return ops
+
+    @staticmethod
+    def _upstream(ops: list[tf.Operation]) -> set[str]:
+        """The names of ``ops`` and of every op they depend on (data or control)."""
+        stack, seen = list(ops), {op.name for op in ops}
+        while stack:
+            current = stack.pop()
+            for upstream in [t.op for t in current.inputs] + list(current.control_inputs):
+                if upstream.name not in seen:
+                    seen.add(upstream.name)
+                    stack.append(upstream)
+        return seen
+
+    def _runs_like_eager(self, op: tf.Operation) -> bool:
+        """Whether a catch-up runs the side effect ``op``: False for checkpoint I/O that
+        TensorFlow's own API runs; a DualTFError for one that cannot run outside a step."""
+        upstream = [self.graph.get_operation_by_name(name) for name in self._upstream([op])]
+        restores = [u for u in upstream if u.type in _CHECKPOINT_IO]
+        if restores:
+            # tf.train.Checkpoint.restore reads its path from a Const that its status feeds;
+            # a Saver's prebuilt ops read a PlaceholderWithDefault and run only in Saver.restore.
+            if any(u.type == "RestoreV2" and u.inputs[0].op.type == "Const" for u in restores):
+                raise DualTFError(
+                    error_message(
+                        f"A tf.train.Checkpoint restore made in the block of graph backend {self._label()} "
+                        f"(op `{op.name}`) must be run before the state is used: in graph mode TensorFlow needs "
+                        "`checkpoint.restore(path).run_restore_ops()`, which works unchanged in every mode",
+                        "a restore whose ops never ran",
+                    )
+                )
+            return False
+        feeds = [u for u in upstream if u.type in _FEEDS]
+        if feeds:
+            raise DualTFError(
+                error_message(
+                    f"Op `{op.name}` ({op.type}), made in the block of graph backend {self._label()} outside a "
+                    "step, must run as eager execution would have run it, which needs no feed; move it into "
+                    "the step's fn, or build it from values instead of feeds.",
+                    f"an op that reads feed `{feeds[0].name}`",
+                )
+            )
+        return True
+
     def _initialize_new_variables(self) -> None:
         new = [v for v in self._variables() if id(v) not in self._initialized]
         if new:
-            self.session.run([v.initializer for v in new])
+            self._run([v.initializer for v in new])
             self._initialized.update(id(v) for v in new)
 
     def _make_callable(

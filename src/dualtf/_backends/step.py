@@ -27,6 +27,8 @@ class Compiled(NamedTuple):
     trace_count: Callable[[], int] | None = None
     #: Runs one step with full tracing and returns its Chrome trace (graph).
     chrome_trace: Callable[[Values], str] | None = None
+    #: The ops of the traced function (function, xla), for checks a mode makes on them.
+    ops: tuple[Any, ...] = ()
 
 
 class Step:

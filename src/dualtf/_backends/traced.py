@@ -30,8 +30,5 @@ def trace(fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Co
     def run(values: list[np.ndarray]) -> Any:
         return structure_to_numpy(concrete(*[tf.constant(v) for v in values]))
 
-    return Compiled(
-        run,
-        op_count=len(concrete.graph.get_operations()),
-        trace_count=polymorphic.experimental_get_tracing_count,
-    )
+    ops = tuple(concrete.graph.get_operations())
+    return Compiled(run, op_count=len(ops), trace_count=polymorphic.experimental_get_tracing_count, ops=ops)

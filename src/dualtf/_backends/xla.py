@@ -7,12 +7,15 @@ from typing import Any
 
 import tensorflow as tf
 
+from .._errors import DualTFError, error_message
 from .._feeds import Feed
 from .base import Backend
 from .step import Compiled
 from .traced import trace
 
 __all__ = ["XlaBackend"]
+
+_ITERATOR_READS = frozenset({"IteratorGetNext", "IteratorGetNextSync", "IteratorGetNextAsOptional"})
 
 
 class XlaBackend(Backend):
@@ -26,7 +29,18 @@ class XlaBackend(Backend):
     mode = "xla"
 
     def _compile(self, fn: Callable[..., Any], feeds: list[Feed]) -> Compiled:
-        return trace(fn, feeds, jit_compile=self.strategy is None)
+        compiled = trace(fn, feeds, jit_compile=self.strategy is None)
+        reads = [op for op in compiled.ops if op.type in _ITERATOR_READS]
+        if reads:
+            raise DualTFError(
+                error_message(
+                    f"A step of mode 'xla' must not read a tf.data iterator (op `{reads[0].name}`): XLA cannot "
+                    "compile IteratorGetNext. Iterate outside the step with `for batch in be.iterate(ds)` and feed "
+                    "each batch, or run this step in mode 'function'.",
+                    f"a step that calls {reads[0].type}",
+                )
+            )
+        return compiled
 
     def _per_replica(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         compiled: Callable[..., Any] = tf.function(fn, jit_compile=True)

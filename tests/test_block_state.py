@@ -1,0 +1,159 @@
+"""State changed in a backend's block outside a step: the same numbers in every mode, never a silent no-op.
+
+Graph mode runs what the user did in the block (assigns, resets, restores) before the next
+step, evaluate, assign or Session run, in creation order, as eager execution would have.
+"""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import dualtf
+
+
+def _counting_step(be):
+    v = be.variable(1.0, name="v")
+    x = be.feed("x", tf.float32, shape=[])
+    return v, be.function(lambda x: v * x, [x])
+
+
+def test_assign_outside_a_step_is_seen_by_the_next_step(dualtf_backend):
+    v, step = _counting_step(dualtf_backend)
+    assert step(2.0) == 2.0
+    v.assign(5.0)
+    v.assign_add(1.0)  # in creation order: 6, not 5
+    assert step(1.0) == 6.0
+    assert dualtf_backend.evaluate(v) == 6.0
+
+
+def test_assign_before_the_first_step_is_kept(dualtf_backend):
+    v, step = _counting_step(dualtf_backend)
+    v.assign(7.0)  # before the variable was ever initialized in graph mode
+    assert step(1.0) == 7.0
+
+
+def test_variable_made_from_another_after_an_assign_sees_the_assign(dualtf_backend):
+    be = dualtf_backend
+    v = be.variable(1.0, name="v")
+    v.assign(5.0)
+    w = tf.Variable(v.read_value() * 2.0, name="w")  # eager: 10
+    assert be.evaluate(w) == 10.0
+
+
+def test_metric_reset_between_epochs(dualtf_backend):
+    be = dualtf_backend
+    mean = keras.metrics.Mean()
+    x = be.feed("x", tf.float32, shape=[None])
+    step = be.function(lambda x: mean.update_state(x) and None, [x])
+    epochs = []
+    for epoch in range(2):
+        mean.reset_state()
+        for batch in ([1.0, 2.0], [3.0 + epoch]):
+            step(batch)
+        epochs.append(float(be.evaluate(mean.result())))
+    assert epochs == [2.0, pytest.approx(7.0 / 3)]
+
+
+def test_model_reset_metrics_and_optimizer_variables_reset(dualtf_backend):
+    be = dualtf_backend
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, kernel_initializer="ones")])
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse", metrics=["mae"])
+    optimizer = model.optimizer
+    optimizer.build(model.trainable_variables)
+    mae = keras.metrics.MeanAbsoluteError()
+    x = be.feed("x", tf.float32, shape=[None, 2])
+    y = be.feed("y", tf.float32, shape=[None, 1])
+
+    def train(x, y):
+        with tf.GradientTape() as tape:
+            pred = model(x)
+            loss = tf.reduce_mean((pred - y) ** 2)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        mae.update_state(y, pred)
+        return loss
+
+    step = be.function(train, [x, y])
+    xs, ys = np.ones((4, 2), np.float32), np.zeros((4, 1), np.float32)
+    step(xs, ys)
+    model.reset_metrics()
+    mae.reset_state()
+    for var in optimizer.variables:  # momentum and iteration count back to zero
+        var.assign(tf.zeros_like(var))
+    assert be.evaluate(mae.result()) == 0.0
+    assert all(not np.any(value) for value in be.evaluate(list(optimizer.variables)))
+
+
+def test_tf_print_outside_a_step_runs_once(dualtf_backend, capfd):
+    tf.print("printed once")
+    dualtf_backend.evaluate(dualtf_backend.constant(1.0))
+    dualtf_backend.evaluate(dualtf_backend.constant(1.0))
+    assert capfd.readouterr().err.count("printed once") == 1
+
+
+@pytest.mark.dualtf(modes=["graph"])
+def test_a_side_effect_that_needs_a_feed_is_refused_by_name(dualtf_backend):
+    be = dualtf_backend
+    v = be.variable(1.0, name="v")
+    x = be.feed("x", tf.float32, shape=[])
+    v.assign(x.placeholder)  # in eager this would have needed a value: here a placeholder
+    with pytest.raises(
+        dualtf.DualTFError, match=r"Op `AssignVariableOp.*` .* needs no feed.* Received: an op that reads feed `x`"
+    ):
+        be.evaluate(v)
+    with pytest.raises(dualtf.DualTFError, match=r"reads feed `x`"):  # and every time after, never silently
+        be.function(lambda: v * 1.0, [])
+
+
+@pytest.mark.dualtf(modes=["graph"])
+def test_a_user_session_run_runs_its_fetch_once(dualtf_backend):
+    be = dualtf_backend
+    v = be.variable(0.0, name="v")
+    add = v.assign_add(1.0, read_value=False)
+    be.session.run(add)  # TF1 style: the run itself runs it; the catch-up does not run it again
+    assert be.evaluate(v) == 1.0
+
+
+def _saved(tmp_path, mode, value):
+    with dualtf.backend(mode) as be:
+        v = be.variable([0.0, 0.0], name="v")
+        step = be.function(lambda: v.assign_add([1.0, 1.0]), [])
+        be.assign(v, value)
+        step()
+        return tf.train.Checkpoint(v=v).save(str(tmp_path / f"{mode}-ckpt"))
+
+
+@pytest.mark.parametrize(("writer", "reader"), list(itertools.product(dualtf.MODES, repeat=2)))
+def test_checkpoint_round_trip_across_modes(tmp_path, writer, reader):
+    path = _saved(tmp_path, writer, [6.0, 7.0])
+    with dualtf.backend(reader) as be:
+        v = be.variable([1.0, 1.0], name="v")
+        tf.train.Checkpoint(v=v).restore(path).run_restore_ops()  # before the first step
+        step = be.function(lambda: v * 2.0, [])
+        assert step().tolist() == [14.0, 16.0]
+
+
+@pytest.mark.dualtf(modes=["graph"])
+def test_a_restore_that_never_ran_is_refused_not_overwritten(dualtf_backend, tmp_path):
+    be = dualtf_backend
+    path = _saved(tmp_path, "eager", [6.0, 7.0])
+    v = be.variable([1.0, 1.0], name="v")
+    status = tf.train.Checkpoint(v=v).restore(path)  # TF2 style: in graph mode its ops never run
+    with pytest.raises(dualtf.DualTFError, match=r"restore\(path\)\.run_restore_ops\(\)"):
+        be.evaluate(v)
+    status.run_restore_ops()
+    assert be.evaluate(v).tolist() == [7.0, 8.0]
+
+
+@pytest.mark.dualtf(modes=["graph"])
+def test_tf1_saver_round_trip(dualtf_backend, tmp_path):
+    be = dualtf_backend
+    w = be.variable([1.0, 2.0], name="w")
+    saver = tf.compat.v1.train.Saver([w])  # its prebuilt restore ops never run by themselves
+    path = saver.save(be.session, str(tmp_path / "saver"))
+    be.assign(w, [0.0, 0.0])
+    saver.restore(be.session, path)
+    assert be.evaluate(w).tolist() == [1.0, 2.0]
