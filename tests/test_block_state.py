@@ -94,18 +94,22 @@ def test_tf_print_outside_a_step_runs_once(dualtf_backend, capfd):
     assert capfd.readouterr().err.count("printed once") == 1
 
 
-@pytest.mark.dualtf(modes=["graph"])
-def test_a_side_effect_that_needs_a_feed_is_refused_by_name(dualtf_backend):
-    be = dualtf_backend
-    v = be.variable(1.0, name="v")
-    x = be.feed("x", tf.float32, shape=[])
-    v.assign(x.placeholder)  # in eager this would have needed a value: here a placeholder
-    with pytest.raises(
-        dualtf.DualTFError, match=r"Op `AssignVariableOp.*` .* needs no feed.* Received: an op that reads feed `x`"
-    ):
-        be.evaluate(v)
-    with pytest.raises(dualtf.DualTFError, match=r"reads feed `x`"):  # and every time after, never silently
-        be.function(lambda: v * 1.0, [])
+def test_a_side_effect_that_needs_a_feed_is_refused_by_name():
+    be = dualtf.backend("graph")
+    with be:
+        v = be.variable(1.0, name="v")
+        x = be.feed("x", tf.float32, shape=[])
+        v.assign(x.placeholder)  # in eager this would have needed a value: here a placeholder
+        pattern = r"Op `AssignVariableOp.*` .* needs no feed.* Received: an op that reads feed `x`"
+        with pytest.raises(dualtf.DualTFError, match=pattern):
+            be.evaluate(v)
+        with pytest.raises(dualtf.DualTFError, match=r"reads feed `x`"):  # every time after, never silently
+            be.function(lambda: v * 1.0, [])
+        tf.config.run_functions_eagerly(True)
+        with pytest.raises(dualtf.DualTFError, match=r"reads feed `x`"):  # closing too: it never ran
+            be.close()
+    assert be.closed
+    assert not tf.config.functions_run_eagerly()  # global state put back all the same
 
 
 @pytest.mark.dualtf(modes=["graph"])

@@ -85,7 +85,9 @@ def test_iterate_refuses_what_is_not_its_dataset(dualtf_backend):
 @pytest.mark.dualtf(modes=["xla"])
 def test_an_iterator_read_inside_an_xla_step_is_refused_by_name(dualtf_backend):
     iterator = iter(tf.data.Dataset.range(3))
-    with pytest.raises(dualtf.DualTFError, match=r"mode 'xla' must not read a tf.data iterator .* be.iterate\(ds\)"):
+    with pytest.raises(
+        dualtf.DualTFError, match=r"mode 'xla' must not contain a tf.data iterator read .* be.iterate\(ds\)"
+    ):
         dualtf_backend.function(lambda: iterator.get_next(), [])
 
 

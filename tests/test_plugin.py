@@ -254,3 +254,26 @@ def test_unknown_strategy_in_marker_is_a_usage_error(pytester):
             "Received: unknown strategy 'mirored'.*"
         ]
     )
+
+
+SEEDED = """
+import random
+
+import numpy as np
+import pytest
+
+
+@pytest.mark.dualtf(seed=5, modes=["graph", "eager"])
+def test_marker_seed_is_what_the_body_sees(dualtf_backend):
+    got = (random.random(), float(np.random.rand()))
+    random.seed(5)
+    np.random.seed(5)
+    assert got == (random.random(), float(np.random.rand()))
+"""
+
+
+@pytest.mark.parametrize("randomly_seed", ["1", "2"])
+def test_marker_seed_survives_pytest_randomly(pytester, randomly_seed):
+    pytester.makepyfile(test_seeded=SEEDED)
+    result = pytester.runpytest_subprocess("-p", "randomly", f"--randomly-seed={randomly_seed}")
+    result.assert_outcomes(passed=2)

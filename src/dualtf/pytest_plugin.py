@@ -19,7 +19,7 @@ for one test; redefining ``dualtf_mode`` in a ``conftest.py``; ``-k eager``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -34,6 +34,7 @@ _MARKER = "dualtf"
 _MARKER_KEYWORDS = ("modes", "strategies", "seed")
 _modes_key = pytest.StashKey[tuple[str, ...]]()
 _timings_key = pytest.StashKey[list[tuple[str, str, float]]]()
+_seeded_backend_key = pytest.StashKey[Any]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -207,6 +208,8 @@ def dualtf_backend(dualtf_mode: str, request: pytest.FixtureRequest) -> Iterator
         except UnsupportedCombinationError as exc:
             pytest.skip(str(exc))
         with be:
+            if seed is not None:
+                request.node.stash[_seeded_backend_key] = be
             yield be
     finally:
         leaked = state.default_graph_changed()
@@ -219,6 +222,23 @@ def dualtf_backend(dualtf_mode: str, request: pytest.FixtureRequest) -> Iterator
             "leave every `with graph.as_default()` block the test opened",
             pytrace=False,
         )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    """Seed again just before the test body runs: after every plugin's reseeding.
+
+    pytest-randomly (and plugins like it) reseed Python and NumPy in
+    ``pytest_runtest_call``, after fixtures have run; this hook runs inside the
+    test call itself, so the marker's seed is the one the test body sees.
+    """
+    be = pyfuncitem.stash.get(_seeded_backend_key, None)
+    if be is not None and not be.closed:
+        from ._global_state import seed_everything
+
+        with be.scope():
+            seed_everything(be.seed)
+    return (yield)
 
 
 @pytest.hookimpl(wrapper=True)

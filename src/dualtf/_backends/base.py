@@ -27,6 +27,7 @@ from .._strategies import strategy_name
 from .._tf_private import dataset_variant
 from .distribute import REDUCTIONS, batch_check, distributed, resolve_strategy
 from .distribute import aggregation as variable_aggregation
+from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled, Step
 from .tensors import as_tf_variable, eager_scope, is_eager, tensor_label, to_numpy, variable_handle, variable_label
 
@@ -102,6 +103,10 @@ class Backend(abc.ABC):
         """Every variable this backend owns, in creation order."""
         return [v for v in self._own_variables.values() if getattr(v, _OWNER_ATTR, None) == self.serial]
 
+    def _keras_runner(self, model: Any) -> ModelRunner:
+        """How ``be.keras(model)`` runs Keras' fit, evaluate and predict in this mode."""
+        return KerasLoop(model, run_eagerly=False, jit_compile=False)
+
     def _iterate(self, dataset: tf.data.Dataset[Any]) -> Iterator[Any]:
         """The dataset's elements as NumPy structures, one per iteration."""
         with self._scope():
@@ -155,8 +160,10 @@ class Backend(abc.ABC):
         try:
             self._stack.close()
         finally:
-            self._close()
-            self._global_state.restore()
+            try:
+                self._close()
+            finally:
+                self._global_state.restore()
 
     @property
     def closed(self) -> bool:
@@ -296,6 +303,29 @@ class Backend(abc.ABC):
                 )
             )
         return self._iterate(dataset)
+
+    def keras(self, model: Any) -> ModelRunner:
+        """``fit``, ``evaluate`` and ``predict`` of a compiled Keras model, run in this backend's mode.
+
+        eager runs Keras' loop eagerly (``run_eagerly=True``), function as a
+        ``tf.function``, xla with ``jit_compile=True``; graph runs the model's
+        own train, test and predict steps through its Session (NumPy arrays,
+        ``shuffle=False``). The model's own settings are put back after each call.
+
+        >>> import dualtf, keras, numpy as np
+        >>> with dualtf.backend("graph", seed=0) as be:
+        ...     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        ...     model.compile(optimizer="sgd", loss="mse")
+        ...     history = be.keras(model).fit(np.ones((4, 2)), np.zeros((4, 1)), epochs=2, verbose=0)
+        >>> len(history.history["loss"])
+        2
+        """
+        self._check_open()
+        import keras
+
+        if not isinstance(model, keras.Model):
+            raise DualTFError(format_error("The model of keras()", "a keras.Model", f"{type(model).__name__}"))
+        return self._keras_runner(model)
 
     def function(self, fn: Callable[..., Any], feeds: Sequence[Feed], *, reduce: str = "mean") -> Step:
         """Compile ``fn`` into a step taking one value per feed, returning NumPy.

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from .._feeds import Feed
 from .base import Backend
+from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled
 from .tensors import structure_to_numpy
 
@@ -39,6 +40,9 @@ class EagerBackend(Backend):
                 tf.config.run_functions_eagerly(previous)
 
         return Compiled(run)
+
+    def _keras_runner(self, model: Any) -> ModelRunner:
+        return KerasLoop(model, run_eagerly=True, jit_compile=False)
 
 
 backend_class = EagerBackend

@@ -17,6 +17,7 @@ from .._errors import DualTFError, UnsupportedCombinationError, error_message, f
 from .._feeds import Feed
 from .._tf_private import load, make_callable_from_options
 from .base import Backend
+from .keras_loops import GraphLoop, ModelRunner
 from .step import Compiled
 from .tensors import as_tf_variable, variable_handle
 
@@ -39,6 +40,17 @@ class _Build(NamedTuple):
     fetches: list[tf.Tensor | None]  # one tensor (or None) per leaf of structure
     created: list[Any]  # variables the build created
     must_run: list[Any]  # stateful ops the step must run (automatic control dependencies)
+
+
+class _Epochs:
+    """One dataset's iterator in the graph, read one epoch per ``iterate()`` call."""
+
+    def __init__(self, dataset: Any, iterator: Any, element: Any, size: int):
+        self.dataset = dataset  # kept alive: the cache is keyed by its id
+        self.iterator = iterator
+        self.element = element
+        self.size = size  # elements per epoch; < 0 when TensorFlow cannot tell
+        self.left = 0  # elements of the current epoch not yet read
 
 
 class _CatchUpSession(tf.compat.v1.Session):  # type: ignore[misc]
@@ -91,9 +103,13 @@ class GraphBackend(Backend):
         self._initialized: set[int] = set()
         self._assigners: dict[int, tuple[tf.Tensor, tf.Operation]] = {}
         self._reads: dict[int, tf.Tensor] = {}
+        self._epochs: dict[int, _Epochs] = {}
 
     def _close(self) -> None:
-        self.session.close()
+        try:
+            self._catch_up()  # what the block did last (a writer's flush, an assign) eager has done too
+        finally:
+            self.session.close()
 
     def _scope(self) -> contextlib.AbstractContextManager[Any]:
         # The session is the default one too: Checkpoint.save, Saver and user code find it.
@@ -212,20 +228,44 @@ class GraphBackend(Backend):
                 seen.setdefault(id(v), v)
         return list(seen.values())
 
+    def _keras_runner(self, model: Any) -> ModelRunner:
+        return GraphLoop(self, model)
+
     def _iterate(self, dataset: tf.data.Dataset[Any]) -> Iterator[Any]:
-        self._catch_up()
-        with self.graph.as_default():
-            iterator = tf.compat.v1.data.make_initializable_iterator(dataset)
-            element = iterator.get_next()
-        self._seen = self.graph.version  # the iterator's ops are dualtf's own
-        self._run(iterator.initializer)
-        while True:
-            try:
-                yield self._run(element)
-            except tf.errors.OutOfRangeError:
-                return
+        # One iterator per dataset, over dataset.repeat(), read an epoch at a time: a
+        # shuffle then reshuffles each epoch from one seed stream, exactly as eager's
+        # fresh iter() per epoch does (a re-initialized iterator would repeat epoch 1).
+        epochs = self._epochs.get(id(dataset))
+        if epochs is None:
+            epochs = self._epochs[id(dataset)] = self._make_epochs(dataset)
+        if epochs.size < 0:  # unknown length: a fresh pass each time (docs/data.md says what differs)
+            self._run(epochs.iterator.initializer)
+            while True:
+                try:
+                    yield self._run(epochs.element)
+                except tf.errors.OutOfRangeError:
+                    return
+        for _ in range(epochs.left):  # the rest of an epoch the caller left early
+            self._run(epochs.element)
+        epochs.left = epochs.size
+        while epochs.left:
+            value = self._run(epochs.element)
+            epochs.left -= 1
+            yield value
 
     # ------------------------------------------------------------ graph mode's own machinery
+    def _make_epochs(self, dataset: tf.data.Dataset[Any]) -> _Epochs:
+        self._catch_up()
+        with self.graph.as_default():
+            size = int(self._run(dataset.cardinality()))
+            source = dataset.repeat() if size >= 0 else dataset
+            iterator = tf.compat.v1.data.make_initializable_iterator(source)
+            element = iterator.get_next()
+        self._seen = self.graph.version  # the iterator's ops are dualtf's own
+        if size >= 0:
+            self._run(iterator.initializer)
+        return _Epochs(dataset, iterator, element, size)
+
     def _catch_up(self, fetches: Any = None) -> None:
         """Run what eager would have run since the last catch-up: new variables' initializers
         and the user's side effects, interleaved in creation order.

@@ -10,12 +10,36 @@ import tensorflow as tf
 from .._errors import DualTFError, error_message
 from .._feeds import Feed
 from .base import Backend
+from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled
 from .traced import trace
 
 __all__ = ["XlaBackend"]
 
-_ITERATOR_READS = frozenset({"IteratorGetNext", "IteratorGetNextSync", "IteratorGetNextAsOptional"})
+_ITERATOR = (
+    "a tf.data iterator read",
+    "Iterate outside the step with `for batch in be.iterate(ds)` and feed each batch",
+)
+_SUMMARY = ("a tf.summary write", "Return the value from the step and write the summary outside it")
+_PY_FUNC = ("a Python function (tf.py_function / tf.numpy_function)", "Compute it outside the step and feed it")
+
+#: Ops XLA cannot compile, found in the traced step before its first call: (what it is, what to do instead).
+_UNCOMPILABLE: dict[str, tuple[str, str]] = {
+    **dict.fromkeys(("IteratorGetNext", "IteratorGetNextSync", "IteratorGetNextAsOptional"), _ITERATOR),
+    **dict.fromkeys(
+        (
+            "WriteSummary",
+            "WriteScalarSummary",
+            "WriteHistogramSummary",
+            "WriteImageSummary",
+            "WriteAudioSummary",
+            "WriteRawProtoSummary",
+            "WriteGraphSummary",
+        ),
+        _SUMMARY,
+    ),
+    **dict.fromkeys(("EagerPyFunc", "PyFunc", "PyFuncStateless"), _PY_FUNC),
+}
 
 
 class XlaBackend(Backend):
@@ -30,21 +54,25 @@ class XlaBackend(Backend):
 
     def _compile(self, fn: Callable[..., Any], feeds: list[Feed]) -> Compiled:
         compiled = trace(fn, feeds, jit_compile=self.strategy is None)
-        reads = [op for op in compiled.ops if op.type in _ITERATOR_READS]
-        if reads:
-            raise DualTFError(
-                error_message(
-                    f"A step of mode 'xla' must not read a tf.data iterator (op `{reads[0].name}`): XLA cannot "
-                    "compile IteratorGetNext. Iterate outside the step with `for batch in be.iterate(ds)` and feed "
-                    "each batch, or run this step in mode 'function'.",
-                    f"a step that calls {reads[0].type}",
+        for op in compiled.ops:
+            refusal = _UNCOMPILABLE.get(op.type)
+            if refusal is not None:
+                what, instead = refusal
+                raise DualTFError(
+                    error_message(
+                        f"A step of mode 'xla' must not contain {what} (op `{op.name}`): XLA cannot compile "
+                        f"{op.type}. {instead}, or run this step in mode 'function'.",
+                        f"a step that calls {op.type}",
+                    )
                 )
-            )
         return compiled
 
     def _per_replica(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         compiled: Callable[..., Any] = tf.function(fn, jit_compile=True)
         return compiled
+
+    def _keras_runner(self, model: Any) -> ModelRunner:
+        return KerasLoop(model, run_eagerly=False, jit_compile=True)
 
 
 backend_class = XlaBackend
