@@ -96,3 +96,25 @@ def test_an_iterator_read_inside_a_step_works_where_tensorflow_runs_it(dualtf_ba
     iterator = iter(tf.data.Dataset.range(3))
     step = dualtf_backend.function(lambda: iterator.get_next(), [])
     assert [int(step()) for _ in range(3)] == [0, 1, 2]
+
+
+def _two_epochs(mode, make):
+    with dualtf.backend(mode, seed=0) as be:
+        ds = make()
+        return [[b.tolist() for b in be.iterate(ds)] for _ in range(2)]
+
+
+def test_unseeded_shuffle_differs_in_graph_mode_as_documented():
+    def make():
+        return tf.data.Dataset.range(10).shuffle(10).batch(10)
+
+    assert _two_epochs("graph", make) != _two_epochs("eager", make)  # docs/data.md: give shuffle a seed
+
+
+def test_unknown_length_dataset_repeats_its_first_order_in_graph_mode_as_documented():
+    def make():
+        return tf.data.Dataset.range(10).filter(lambda v: v >= 0).shuffle(10, seed=3).batch(10)
+
+    graph, eager = _two_epochs("graph", make), _two_epochs("eager", make)
+    assert graph[0] == eager[0]  # the first epoch agrees
+    assert graph[1] == graph[0] and eager[1] != eager[0]  # docs/data.md: keep the length known

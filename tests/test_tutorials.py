@@ -1,16 +1,11 @@
 """Tutorial programs as published: the same metrics and weights in every mode as in plain TensorFlow."""
 
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
 
 from dualtf._global_state import GlobalState
-from dualtf.program import load_program
-
-TUTORIALS = Path(__file__).parent / "tutorials.py"
-tf2_quickstart = load_program(f"{TUTORIALS}:tf2_quickstart")
+from dualtf.examples import sequential_fit, tf2_quickstart
 
 
 def _plain(program):
@@ -41,9 +36,6 @@ def test_tf2_quickstart_matches_plain_tensorflow(dualtf_backend, quickstart_refe
     assert len(weights) == len(want_weights) == 6  # conv, dense, dense: kernel and bias each
     for got, want in zip(weights, want_weights, strict=True):
         np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-6)
-
-
-sequential_fit = load_program(f"{TUTORIALS}:sequential_fit")
 
 
 @pytest.fixture(scope="module")

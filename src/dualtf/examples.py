@@ -24,7 +24,19 @@ if TYPE_CHECKING:
     from ._backends.base import Backend
     from ._backends.step import Step
 
-__all__ = ["EXAMPLES", "Example", "constants", "digits", "digits_batches", "feeds_sum", "mlp_training", "variables"]
+__all__ = [
+    "EXAMPLES",
+    "Example",
+    "constants",
+    "digits",
+    "digits_batches",
+    "digits_images",
+    "feeds_sum",
+    "mlp_training",
+    "sequential_fit",
+    "tf2_quickstart",
+    "variables",
+]
 
 
 def constants(be: Backend) -> Step:
@@ -155,6 +167,140 @@ def digits_batches(batch: int = 32) -> Callable[[int], dict[str, np.ndarray]]:
         return {"x": x[start : start + batch], "y": y[start : start + batch]}
 
     return nth
+
+
+def digits_images(
+    n_train: int = 256, n_test: int = 128
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Digits as the quickstart's ``(x_train, y_train), (x_test, y_test)``: 8x8x1 float32 images, int64 labels.
+
+    >>> (x_train, y_train), _ = digits_images()
+    >>> x_train.shape, y_train.dtype
+    ((256, 8, 8, 1), dtype('int64'))
+    """
+    x, y = digits(batch=1)
+    images = x.reshape(-1, 8, 8)[..., np.newaxis]
+    labels = y.astype("int64")
+    return (images[:n_train], labels[:n_train]), (
+        images[n_train : n_train + n_test],
+        labels[n_train : n_train + n_test],
+    )
+
+
+def tf2_quickstart(be: Backend | None = None, epochs: int = 2) -> tuple[list[list[float]], list[np.ndarray]]:
+    """TensorFlow's "advanced quickstart", as written, on digits; returns each epoch's metrics and the weights.
+
+    The metrics per epoch are train loss, train accuracy, test loss, test
+    accuracy. Given a backend it runs through dualtf with three entry points
+    changed (``be.function`` around each step, ``be.iterate`` around each
+    dataset, ``be.evaluate`` on each metric); given none it runs as published.
+    Digits' 8x8x1 images stand in for MNIST's 28x28x1, and the shuffle has an
+    op-level seed (docs/data.md says why).
+    """
+    import keras
+    import tensorflow as tf
+    from keras import Model
+    from keras.layers import Conv2D, Dense, Flatten
+
+    class MyModel(Model):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = Conv2D(32, 3, activation="relu")
+            self.flatten = Flatten()
+            self.d1 = Dense(128, activation="relu")
+            self.d2 = Dense(10)
+
+        def call(self, x: Any) -> Any:
+            x = self.conv1(x)
+            x = self.flatten(x)
+            x = self.d1(x)
+            return self.d2(x)
+
+    (x_train, y_train), (x_test, y_test) = digits_images()
+    train_ds = tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(10000, seed=1).batch(32)
+    test_ds = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(32)
+
+    model = MyModel()
+    loss_object = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    optimizer = keras.optimizers.Adam()
+    train_loss = keras.metrics.Mean(name="train_loss")
+    train_accuracy = keras.metrics.SparseCategoricalAccuracy(name="train_accuracy")
+    test_loss = keras.metrics.Mean(name="test_loss")
+    test_accuracy = keras.metrics.SparseCategoricalAccuracy(name="test_accuracy")
+
+    @tf.function  # type: ignore[untyped-decorator]
+    def train_step(images: Any, labels: Any) -> None:
+        with tf.GradientTape() as tape:
+            predictions = model(images, training=True)
+            loss = loss_object(labels, predictions)
+        gradients: Any = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+        train_loss(loss)
+        train_accuracy(labels, predictions)
+
+    @tf.function  # type: ignore[untyped-decorator]
+    def test_step(images: Any, labels: Any) -> None:
+        predictions = model(images, training=False)
+        t_loss = loss_object(labels, predictions)
+        test_loss(t_loss)
+        test_accuracy(labels, predictions)
+
+    def batches(ds: Any) -> Any:
+        return ds
+
+    def value(metric: Any) -> Any:
+        return metric.result().numpy()
+
+    if be is not None:  # dualtf's entry points
+        train_step = be.function(train_step, be.feeds_from(train_ds.element_spec, ["images", "labels"]))
+        test_step = be.function(test_step, be.feeds_from(test_ds.element_spec, ["test_images", "test_labels"]))
+        batches = be.iterate  # type: ignore[assignment]
+
+        def value(metric: Any) -> Any:
+            return be.evaluate(metric.result())
+
+    history = []
+    for _ in range(epochs):
+        train_loss.reset_state()
+        train_accuracy.reset_state()
+        test_loss.reset_state()
+        test_accuracy.reset_state()
+        for images, labels in batches(train_ds):
+            train_step(images, labels)
+        for test_images, test_labels in batches(test_ds):
+            test_step(test_images, test_labels)
+        history.append([float(value(m)) for m in (train_loss, train_accuracy, test_loss, test_accuracy)])
+    weights = [np.asarray(w.numpy() if be is None else be.evaluate(w)) for w in model.weights]
+    return history, weights
+
+
+def sequential_fit(
+    be: Backend | None = None, epochs: int = 3
+) -> tuple[dict[str, list[float]], Any, Any, list[np.ndarray]]:
+    """A Keras Sequential classifier on digits: compile, fit (shuffle=False), evaluate, predict.
+
+    Returns the History's dict, evaluate's scores, predict's output for 8
+    images and the final weights. Given a backend, ``be.keras(model)`` stands
+    in for ``model`` in the three calls; given none it runs as plain Keras.
+    """
+    import keras
+
+    x, labels = digits(batch=1)
+    x, y = x[:256], keras.utils.to_categorical(labels[:256], 10)
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+    runner = model if be is None else be.keras(model)
+    history = runner.fit(x, y, epochs=epochs, batch_size=32, shuffle=False, verbose=0)
+    scores = runner.evaluate(x, y, verbose=0)
+    predictions = runner.predict(x[:8], verbose=0)
+    weights = [np.asarray(w.numpy() if be is None else be.evaluate(w)) for w in model.weights]
+    return history.history, scores, predictions, weights
 
 
 @dataclass(frozen=True)
