@@ -161,3 +161,25 @@ def test_tf1_saver_round_trip(dualtf_backend, tmp_path):
     be.assign(w, [0.0, 0.0])
     saver.restore(be.session, path)
     assert be.evaluate(w).tolist() == [1.0, 2.0]
+
+
+def test_checkpoint_manager_and_saved_model(dualtf_backend, tmp_path):
+    be = dualtf_backend
+    v = be.variable([1.0, 2.0], name="v")
+    step = be.function(lambda: v.assign_add([1.0, 1.0]), [])
+    checkpoint = tf.train.Checkpoint(v=v)
+    manager = tf.train.CheckpointManager(checkpoint, str(tmp_path / "ckpts"), max_to_keep=2)
+    step()
+    first = manager.save()
+    step()
+    manager.save()
+    checkpoint.restore(first).run_restore_ops()
+    assert be.evaluate(v).tolist() == [2.0, 3.0]
+    assert [p.rsplit("-", 1)[1] for p in manager.checkpoints] == ["1", "2"]
+    module = tf.Module()
+    module.v = v
+    module.scale = tf.function(lambda x: x * module.v, input_signature=[tf.TensorSpec([2], tf.float32)])
+    tf.saved_model.save(module, str(tmp_path / "saved"))
+    with dualtf.backend("eager") as reader:  # read back by plain TF2 code
+        loaded = tf.saved_model.load(str(tmp_path / "saved"))
+        assert reader.evaluate(loaded.scale(tf.constant([1.0, 1.0]))).tolist() == [2.0, 3.0]
