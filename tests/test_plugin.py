@@ -1,6 +1,7 @@
 """The pytest plugin, tested with real pytest runs (pytester)."""
 
 import json
+import re
 
 import pytest
 
@@ -108,7 +109,7 @@ def test_k_selects_a_mode(pytester):
             [],
             None,
             'mode="eager"',
-            "every keyword must be one of modes, strategies, seed. Received: unknown keyword 'mode'.",
+            "every keyword must be one of modes, strategies, seed, xfail, skip. Received: unknown keyword 'mode'.",
         ),
     ],
 )
@@ -277,3 +278,94 @@ def test_marker_seed_survives_pytest_randomly(pytester, randomly_seed):
     pytester.makepyfile(test_seeded=SEEDED)
     result = pytester.runpytest_subprocess("-p", "randomly", f"--randomly-seed={randomly_seed}")
     result.assert_outcomes(passed=2)
+
+
+PER_MODE = """
+import pytest
+import dualtf
+
+
+@pytest.mark.dualtf(
+    modes=["graph", "eager", "xla"],
+    xfail={"xla": (ZeroDivisionError, "fails under xla on purpose")},
+    skip={"graph": "not for graph"},
+)
+def test_per_mode(dualtf_mode):
+    if dualtf_mode == "xla":
+        1 / 0
+
+
+@pytest.mark.dualtf(modes=["eager"], xfail={"eager": (KeyError, "expects a KeyError")})
+def test_strict_xfail_that_passes(dualtf_mode):
+    pass
+
+
+@pytest.mark.dualtf(modes=["eager"], xfail={"eager": (KeyError, "expects a KeyError")})
+def test_xfail_with_another_error(dualtf_mode):
+    raise ValueError("not the expected error")
+"""
+
+
+def test_marker_takes_per_mode_expected_failures_and_skips(pytester, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")  # reasons unwrapped
+    pytester.makepyfile(test_per_mode=PER_MODE)
+    result = _run(pytester, "-rxs")
+    # xla: xfailed; graph: skipped with the reason; eager: passed; the strict xfail that
+    # passes fails; an xfail that raises another exception fails
+    result.assert_outcomes(passed=1, skipped=1, xfailed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        ["*dualtf mode 'graph': not for graph*", "*dualtf mode 'xla': fails under xla on purpose*"]
+    )
+    result.stdout.fnmatch_lines(["*[[]XPASS(strict)[]] dualtf mode 'eager': expects a KeyError*"])
+
+
+@pytest.mark.parametrize(
+    ("marker", "message"),
+    [
+        ("xfail=['xla']", "xfail= must be a dict {mode: (ExceptionType, 'reason')}. Received: ['xla']."),
+        (
+            "xfail={'xla': 'why'}",
+            "every value of xfail= must be as in {mode: (ExceptionType, 'reason')}, with a reason.",
+        ),
+        ("xfail={'xla': (int, 'why')}", "Received: xla=(<class 'int'>, 'why')."),
+        ("skip={'jit': 'why'}", "Every mode must be one of graph, eager, function, xla. Received: unknown mode 'jit'."),
+        ("skip={'xla': ''}", "every value of skip= must be as in {mode: 'reason'}, with a reason."),
+    ],
+)
+def test_bad_per_mode_marker_is_a_usage_error(pytester, marker, message):
+    pytester.makepyfile(f"import pytest\n\n@pytest.mark.dualtf({marker})\ndef test_x(dualtf_mode):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    literal = re.sub(r"([][])", r"[\1]", message)  # brackets are character classes in fnmatch
+    result.stderr.fnmatch_lines([f"*{literal}*"])
+
+
+STRATEGY_IDS = """
+def test_s(dualtf_strategy):
+    pass
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "ini"), [(["--dualtf-strategies", "default,cpu"], None), ([], "dualtf_strategies = default cpu")]
+)
+def test_strategies_option_and_ini_narrow_the_axis(pytester, args, ini):
+    if ini:
+        pytester.makeini(f"[pytest]\n{ini}\n")
+    pytester.makepyfile(test_s=STRATEGY_IDS)
+    result = _run(pytester, *args)
+    assert _ids(result) == ["test_s[cpu]", "test_s[default]"]
+
+
+def test_bad_strategies_option_is_a_usage_error(pytester):
+    pytester.makepyfile(test_s=STRATEGY_IDS)
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--dualtf-strategies", "default,mirored")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--dualtf-strategies: Every strategy must be one of *Received: unknown strategy 'mirored'.*"]
+    )
+
+
+def test_marker_help_lists_every_keyword(pytester):
+    result = pytester.runpytest_subprocess("--markers")
+    result.stdout.fnmatch_lines(["*dualtf(modes=None, strategies=None, seed=None, xfail=None, skip=None)*"])

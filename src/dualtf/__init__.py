@@ -18,6 +18,7 @@ from ._errors import (
     FeedError,
     ForeignObjectError,
     ModeError,
+    NotInstalledError,
     PrivateAPIError,
     ProgramLoadError,
     StrategyError,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from ._backends.base import Backend
     from ._backends.step import Step
     from ._feeds import Feed
+    from .profiler import profile
 
 __all__ = [
     "MODES",
@@ -42,6 +44,7 @@ __all__ = [
     "ForeignObjectError",
     "Mode",
     "ModeError",
+    "NotInstalledError",
     "PrivateAPIError",
     "ProgramLoadError",
     "Step",
@@ -51,12 +54,13 @@ __all__ = [
     "available_strategies",
     "backend",
     "configure_virtual_cpus",
+    "profile",
 ]
 
 __version__ = "0.1.0"
 
 # Names whose modules import TensorFlow, resolved on first use (PEP 562).
-_LAZY = {"Backend": "._backends.base", "Step": "._backends.step", "Feed": "._feeds"}
+_LAZY = {"Backend": "._backends.base", "Step": "._backends.step", "Feed": "._feeds", "profile": ".profiler"}
 
 
 def __getattr__(name: str) -> Any:

@@ -12,6 +12,7 @@ __all__ = [
     "ClosedBackendError",
     "DualTFError",
     "FeedError",
+    "NotInstalledError",
     "ForeignObjectError",
     "ModeError",
     "PrivateAPIError",
@@ -91,6 +92,10 @@ class UnsupportedCombinationError(DualTFError, ValueError):
 
 class ProgramLoadError(DualTFError):
     """A program named as ``module:function`` or ``path/to/file.py:function`` cannot be loaded."""
+
+
+class NotInstalledError(DualTFError, ImportError):
+    """A package dualtf needs for what was asked (TensorFlow, scikit-learn, matplotlib) is not installed."""
 
 
 class PrivateAPIError(DualTFError, ImportError):

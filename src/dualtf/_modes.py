@@ -52,8 +52,9 @@ def mode_unavailable_reason(mode: str) -> str | None:
     True
     """
     check_mode(mode)
-    from ._tf_private import load, mode_missing_piece
+    from ._tf_private import load, mode_missing_piece, require_tensorflow
 
+    require_tensorflow()
     missing = mode_missing_piece(mode)
     if missing is not None or mode != "xla":
         return missing

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._choices import parse_names
 from ._errors import DualTFError, StrategyError, format_error
-from ._tf_private import cross_device_ops
+from ._tf_private import cross_device_ops, require_tensorflow
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -68,6 +68,7 @@ def strategy_unavailable_reason(name: str) -> str | None:
     True
     """
     _check_name(name)
+    require_tensorflow()
     if name in ("default", "cpu"):
         return None
     import tensorflow as tf
@@ -215,6 +216,7 @@ def configure_virtual_cpus(n: int) -> None:
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise DualTFError(format_error("configure_virtual_cpus(n)", "given an int n >= 1", f"n={n!r}"))
+    require_tensorflow()
     import tensorflow as tf
 
     cpu = tf.config.list_physical_devices("CPU")[0]

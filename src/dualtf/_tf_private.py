@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import sys
 from typing import Any, NamedTuple
 
-from ._errors import PrivateAPIError, error_message
+from ._errors import NotInstalledError, PrivateAPIError, error_message
 
 __all__ = [
     "ATTRIBUTES",
@@ -32,6 +33,7 @@ __all__ = [
     "load",
     "make_callable_from_options",
     "mode_missing_piece",
+    "require_tensorflow",
 ]
 
 
@@ -85,6 +87,27 @@ _MODE_NEEDS: dict[str, tuple[str, ...]] = {
     "function": ("eager_mode",),
     "xla": ("eager_mode",),
 }
+
+
+def require_tensorflow() -> None:
+    """Raise :class:`~dualtf.NotInstalledError` saying which extra to install if TensorFlow is absent.
+
+    Every entry point that needs TensorFlow calls this first; it does not import TensorFlow.
+
+    >>> require_tensorflow()
+    """
+    if "tensorflow" in sys.modules:
+        missing = sys.modules["tensorflow"] is None  # an import blocked on purpose
+    else:
+        missing = importlib.util.find_spec("tensorflow") is None
+    if missing:
+        raise NotInstalledError(
+            error_message(
+                "dualtf needs TensorFlow >= 2.16, which is not installed. Install it with "
+                "pip install 'dualtf[cpu]' (tensorflow-cpu) or pip install 'dualtf[tensorflow]' (with GPU support).",
+                "no module named 'tensorflow'",
+            )
+        )
 
 
 def _missing(piece: str, why: str, detail: str) -> PrivateAPIError:

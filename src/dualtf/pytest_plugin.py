@@ -31,8 +31,9 @@ from ._strategies import STRATEGIES, parse_strategies
 __all__ = ["dualtf_backend", "dualtf_mode", "dualtf_strategy"]
 
 _MARKER = "dualtf"
-_MARKER_KEYWORDS = ("modes", "strategies", "seed")
+_MARKER_KEYWORDS = ("modes", "strategies", "seed", "xfail", "skip")
 _modes_key = pytest.StashKey[tuple[str, ...]]()
+_strategies_key = pytest.StashKey[tuple[str, ...]]()
 _timings_key = pytest.StashKey[list[tuple[str, str, float]]]()
 _seeded_backend_key = pytest.StashKey[Any]()
 
@@ -46,6 +47,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="MODES",
         help="comma-separated modes that dualtf tests run in, e.g. graph,eager "
         "(default: the dualtf_modes ini option, else all: " + ",".join(MODES) + ")",
+    )
+    group.addoption(
+        "--dualtf-strategies",
+        action="store",
+        default=None,
+        metavar="STRATEGIES",
+        help="comma-separated strategies that tests asking for dualtf_strategy run under, e.g. default,mirrored "
+        "(default: the dualtf_strategies ini option, else all: " + ",".join(STRATEGIES) + ")",
     )
     group.addoption(
         "--dualtf-profile",
@@ -70,6 +79,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "without GPUs (imports TensorFlow at start; default: leave devices alone)",
     )
     parser.addini("dualtf_modes", type="args", default=[], help="modes that dualtf tests run in (default: all)")
+    parser.addini(
+        "dualtf_strategies",
+        type="args",
+        default=[],
+        help="strategies that dualtf_strategy tests run under (default: all)",
+    )
 
 
 def _usage(parse: Callable[[object, str], tuple[str, ...]], value: object, where: str) -> tuple[str, ...]:
@@ -83,7 +98,10 @@ def _usage(parse: Callable[[object, str], tuple[str, ...]], value: object, where
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "dualtf(modes=None, seed=None): run this test only in the given dualtf modes; seed is passed to dualtf.backend",
+        "dualtf(modes=None, strategies=None, seed=None, xfail=None, skip=None): run this test only in the given "
+        "dualtf modes and strategies; seed is passed to dualtf.backend and applied again just before the test "
+        "body; xfail={mode: (ExceptionType, reason)} expects that exception in that mode (strict); "
+        "skip={mode: reason} skips that mode",
     )
     option = config.getoption("--dualtf-modes")
     ini = config.getini("dualtf_modes")
@@ -92,6 +110,13 @@ def pytest_configure(config: pytest.Config) -> None:
     else:
         modes = _usage(parse_modes, ini, "ini option dualtf_modes") if ini else MODES
     config.stash[_modes_key] = modes
+    option = config.getoption("--dualtf-strategies")
+    ini = config.getini("dualtf_strategies")
+    if option is not None:
+        strategies = _usage(parse_strategies, option, "--dualtf-strategies")
+    else:
+        strategies = _usage(parse_strategies, ini, "ini option dualtf_strategies") if ini else STRATEGIES
+    config.stash[_strategies_key] = strategies
     config.stash[_timings_key] = []
     cpus = config.getoption("--dualtf-virtual-cpus")
     if cpus is not None:
@@ -125,21 +150,56 @@ def _marker_arguments(item: pytest.Item) -> dict[str, Any]:
         arguments["modes"] = _usage(parse_modes, arguments["modes"], where)
     if arguments.get("strategies") is not None:
         arguments["strategies"] = _usage(parse_strategies, arguments["strategies"], where)
+    for key in ("xfail", "skip"):
+        if arguments.get(key) is not None:
+            arguments[key] = _per_mode(arguments[key], key, where)
     return arguments
+
+
+def _per_mode(value: object, key: str, where: str) -> dict[str, Any]:
+    """The marker's ``xfail={mode: (ExceptionType, reason)}`` or ``skip={mode: reason}``, checked."""
+    shape = "{mode: (ExceptionType, 'reason')}" if key == "xfail" else "{mode: 'reason'}"
+    if not isinstance(value, dict):
+        raise pytest.UsageError(error_message(f"{where}: {key}= must be a dict {shape}.", repr(value)))
+    checked = {}
+    for mode, spec in value.items():
+        (mode,) = _usage(parse_modes, [mode], f"{where}: {key}=")
+        if key == "skip":
+            ok = isinstance(spec, str) and spec != ""
+        else:
+            raises = spec[0] if isinstance(spec, tuple) and len(spec) == 2 else None
+            types = raises if isinstance(raises, tuple) else (raises,)
+            ok = bool(types) and all(isinstance(t, type) and issubclass(t, BaseException) for t in types)
+            ok = ok and isinstance(spec[1], str) and spec[1] != ""
+        if not ok:
+            raise pytest.UsageError(
+                error_message(
+                    f"{where}: every value of {key}= must be as in {shape}, with a reason.", f"{mode}={spec!r}"
+                )
+            )
+        checked[mode] = spec
+    return checked
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     run_modes = config.stash[_modes_key]
+    run_strategies = config.stash[_strategies_key]
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
         arguments = _marker_arguments(item)  # validated for every marked test, parametrized or not
         params = getattr(item, "callspec", None)
         params = params.params if params is not None else {}
-        if _wanted(params.get("dualtf_mode"), arguments.get("modes"), run_modes) and _wanted(
-            params.get("dualtf_strategy"), arguments.get("strategies"), STRATEGIES
+        mode = params.get("dualtf_mode")
+        if _wanted(mode, arguments.get("modes"), run_modes) and _wanted(
+            params.get("dualtf_strategy"), arguments.get("strategies"), run_strategies
         ):
             keep.append(item)
+            if mode in arguments.get("skip", {}):
+                item.add_marker(pytest.mark.skip(reason=f"dualtf mode {mode!r}: {arguments['skip'][mode]}"))
+            if mode in arguments.get("xfail", {}):
+                raises, reason = arguments["xfail"][mode]
+                item.add_marker(pytest.mark.xfail(raises=raises, reason=f"dualtf mode {mode!r}: {reason}", strict=True))
         else:
             dropped.append(item)
     if dropped:

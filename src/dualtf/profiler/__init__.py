@@ -19,6 +19,7 @@ from .._api import backend
 from .._errors import DualTFError, UnsupportedCombinationError, check_int, format_error
 from .._modes import available_modes, parse_modes
 from .._paths import writable_dir
+from .._tf_private import require_tensorflow
 from ..program import FeedValues, Program, checked_step, feed_arguments
 from .report import ModeProfile, ProfileReport
 
@@ -80,6 +81,7 @@ def profile(
     >>> report.rows[0].calls, report.rows[0].traces
     (5, None)
     """
+    require_tensorflow()
     import tensorflow as tf
 
     from . import measure
