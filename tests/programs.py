@@ -49,3 +49,24 @@ def hangs(be):
 
 def fails(be):
     raise RuntimeError("this worker fails on purpose")
+
+
+def train_and_eval(be):
+    """A train step and an eval step: the shape of most real programs."""
+    w = be.variable([[1.0], [1.0], [1.0]], name="w")
+    x = be.feed("x", tf.float32, shape=[None, 3])
+    y = be.feed("y", tf.float32, shape=[None, 1])
+
+    def train(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((tf.matmul(x, w) - y) ** 2)
+        w.assign_sub(0.1 * tape.gradient(loss, w))
+        return loss
+
+    return {"train": be.function(train, [x, y]), "eval": be.function(lambda x: tf.matmul(x, w), [x])}
+
+
+def xla_off_by_1e4(be):
+    """Differs under xla by 1e-4 relative: a tolerance given for xla alone must cover it."""
+    x = be.feed("x", tf.float32, shape=[])
+    return be.function(lambda x: x * (1.0 + (1e-4 if be.mode == "xla" else 0.0)), [x])

@@ -60,12 +60,27 @@ def test_compare_agrees_and_disagrees(feeds_file):
     assert "output of call 1: modes 'eager' and 'graph' differ: max abs diff 1" in bad.stderr
 
 
+def test_compare_a_program_with_two_steps_and_per_mode_tolerances(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(4, 3)).astype(np.float32), rng.normal(size=(4, 1)).astype(np.float32)
+    feeds = tmp_path / "steps.npz"
+    np.savez(feeds, **{"train/x": x, "train/y": y, "eval/x": x})  # STEP/FEED keys
+    ok = dualtf("compare", f"{PROGRAMS}:train_and_eval", "--feeds", str(feeds), "--steps", "3", "--rtol", "xla=1e-4")
+    assert ok.returncode == 0, ok.stderr
+    noisy = ["compare", f"{PROGRAMS}:xla_off_by_1e4", "--modes", "graph,xla"]
+    np.savez(tmp_path / "x.npz", x=np.float32(2.0))
+    assert dualtf(*noisy, "--feeds", str(tmp_path / "x.npz")).returncode == 1
+    loose = dualtf(*noisy, "--feeds", str(tmp_path / "x.npz"), "--rtol", "1e-5", "--rtol", "xla=1e-3")
+    assert loose.returncode == 0, loose.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["profile", f"{PROGRAMS}:affine", "--modes", "eager,jit"], "unknown mode 'jit'"),
         (["profile", "no_such_module_xyz:prog"], "A program's module must be importable"),
         (["profile", f"{PROGRAMS}:missing"], "A program must name a function"),
+        (["compare", f"{PROGRAMS}:affine", "--rtol", "jit=1e-3"], "A tolerance must be a number, or MODE=number"),
         (["profile", f"{PROGRAMS}:affine", "--steps", "0"], "--steps must be an int >= 1"),
         (
             ["profile", f"{PROGRAMS}:affine", "--json", "/no/such/dir/r.json"],

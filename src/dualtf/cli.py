@@ -31,9 +31,46 @@ def _load_feeds(path: str | None) -> dict[str, Any]:
 
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
+            flat = {name: data[name] for name in data.files}
     except (OSError, ValueError) as exc:
         raise DualTFError(error_message("--feeds must be a readable .npz file.", f"{path!r} ({exc})")) from None
+    if not any("/" in name for name in flat):
+        return flat
+    nested: dict[str, Any] = {}  # "STEP/FEED" keys: the feeds of a program with several steps
+    for name, value in flat.items():
+        step, sep, feed = name.partition("/")
+        if not sep or not feed:
+            raise DualTFError(
+                error_message(
+                    "--feeds keys must all be FEED, or all STEP/FEED for a program with several steps.", repr(name)
+                )
+            )
+        nested.setdefault(step, {})[feed] = value
+    return nested
+
+
+def _tolerance_argument(text: str) -> tuple[str | None, float]:
+    """argparse ``type=`` for ``--rtol`` / ``--atol``: ``VALUE`` or ``MODE=VALUE``."""
+    mode, sep, number = text.rpartition("=")
+    try:
+        modes = parse_modes(mode) if sep else (None,)
+        return modes[0], float(number)
+    except (DualTFError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(
+            error_message("A tolerance must be a number, or MODE=number such as xla=1e-4.", f"{text!r} ({exc})")
+        ) from None
+
+
+def _tolerance(given: list[tuple[str | None, float]] | None, default: float) -> float | dict[str, float]:
+    """One number for every mode, or a dict per mode (modes left out get ``default``)."""
+    if not given:
+        return default
+    overall = [value for mode, value in given if mode is None]
+    per_mode = {mode: value for mode, value in given if mode is not None}
+    if not per_mode:
+        return overall[-1]
+    base = overall[-1] if overall else default
+    return {mode: per_mode.get(mode, base) for mode in MODES}
 
 
 def _modes_argument(text: str) -> tuple[str, ...]:
@@ -113,13 +150,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     program = load_program(args.program)
     feeds = _load_feeds(args.feeds)
     try:
-        assert_modes_agree(program, feeds, steps=args.steps, modes=modes, rtol=args.rtol, atol=args.atol)
+        rtol, atol = _tolerance(args.rtol, 1e-5), _tolerance(args.atol, 1e-6)
+        assert_modes_agree(program, feeds, steps=args.steps, modes=modes, rtol=rtol, atol=atol)
     except AssertionError as exc:
         print(f"dualtf compare: {args.program}: {exc}", file=sys.stderr)
         return 1
     print(
         f"dualtf compare: {args.program}: outputs and variables agree in modes {', '.join(modes or _available())} "
-        f"after {args.steps} step(s) (rtol={args.rtol}, atol={args.atol})"
+        f"after {args.steps} step(s) (rtol={rtol}, atol={atol})"
     )
     return 0
 
@@ -186,8 +224,20 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--feeds", metavar="FILE.npz", help="one call's feed values, by feed name (default: no feeds)")
     comp.add_argument("--modes", type=_modes_argument, help="comma-separated modes (default: all available)")
     comp.add_argument("--steps", type=int, default=1, help="calls per mode (default: 1)")
-    comp.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance (default: 1e-5)")
-    comp.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (default: 1e-6)")
+    comp.add_argument(
+        "--rtol",
+        type=_tolerance_argument,
+        action="append",
+        metavar="[MODE=]VALUE",
+        help="relative tolerance, for every mode or one mode (repeat: --rtol 1e-5 --rtol xla=1e-4; default: 1e-5)",
+    )
+    comp.add_argument(
+        "--atol",
+        type=_tolerance_argument,
+        action="append",
+        metavar="[MODE=]VALUE",
+        help="absolute tolerance, for every mode or one mode (repeatable; default: 1e-6)",
+    )
     comp.set_defaults(run=_cmd_compare)
 
     demo = sub.add_parser("demo", help="profile the example programs (dualtf.examples) in every mode")

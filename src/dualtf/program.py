@@ -34,22 +34,29 @@ if TYPE_CHECKING:
     from ._backends.step import Step
 
 __all__ = [
+    "Driver",
     "FeedValues",
     "Feeds",
     "Program",
     "ProgramRun",
     "checked_step",
+    "checked_steps",
     "feed_arguments",
     "load_program",
     "run_program",
 ]
 
-#: A program: given a backend, declare state and feeds, return the compiled step.
-Program = Callable[["Backend"], "Step"]
+#: A program: given a backend, declare state and feeds, return the compiled step
+#: (or several: a dict of steps by name, or a tuple of steps).
+Program = Callable[["Backend"], Any]
 #: One call's values: by feed name, or in feed order.
 FeedValues = Mapping[str, Any] | Sequence[Any]
 #: One call's values, or a function of the call's index returning them (a new batch each call).
 Feeds = FeedValues | Callable[[int], FeedValues] | None
+
+
+#: Drives a program's steps for one call index: ``driver(steps, i)`` returns that call's outputs.
+Driver = Callable[[Any, int], Any]
 
 
 class ProgramRun(NamedTuple):
@@ -75,6 +82,41 @@ def checked_step(step: object) -> Step:
             error_message("A program must return the step made by be.function().", f"{type(step).__name__} {step!r}")
         )
     return step
+
+
+def checked_steps(result: object) -> dict[str, Step]:
+    """A program's steps by name: ``{"step": s}`` for one, a dict's own names, ``"0", "1", ...`` for a tuple.
+
+    >>> try:
+    ...     checked_steps({"train": 1})
+    ... except DualTFError as exc:
+    ...     print(str(exc).split("; ")[1])
+    step `train` is not one. Received: int 1.
+    """
+    from ._backends.step import Step
+
+    if isinstance(result, Step):
+        return {"step": result}
+    if isinstance(result, Mapping):
+        named = {str(name): value for name, value in result.items()}
+    elif isinstance(result, (tuple, list)):
+        named = {str(i): value for i, value in enumerate(result)}
+    else:
+        return {"step": checked_step(result)}
+    if not named:
+        raise DualTFError(
+            error_message("A program must return at least one step.", f"an empty {type(result).__name__}")
+        )
+    for name, value in named.items():
+        if not isinstance(value, Step):
+            raise DualTFError(
+                error_message(
+                    "A program must return the step made by be.function() (or a dict or tuple of them); "
+                    f"step `{name}` is not one.",
+                    f"{type(value).__name__} {value!r}",
+                )
+            )
+    return named
 
 
 def feed_arguments(values: FeedValues | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -142,23 +184,51 @@ def run_program(
     steps: int = 1,
     seed: int | None = 0,
     strategy: Any = None,
+    driver: Driver | None = None,
 ) -> ProgramRun:
     """Run ``program`` in a fresh backend of ``mode`` for ``steps`` calls.
 
-    ``feeds`` is one call's values (by feed name or in order), or a function of
-    the call's index returning them. ``seed`` and ``strategy`` go to
-    :func:`dualtf.backend`. Returns each call's output and the final variables.
+    For a program with one step, ``feeds`` is one call's values (by feed name
+    or in order), or a function of the call's index returning them. For a
+    program with several steps (a dict or tuple of steps), each call runs every
+    step once, in order, and ``feeds`` maps each step's name (``"0"``, ``"1"``
+    for a tuple) to its values or function of the index; a call's output is a
+    dict by step name. ``driver(steps, i)``, if given, runs call ``i`` instead
+    (``steps`` is the program's return value) and returns its outputs.
+    ``seed`` and ``strategy`` go to :func:`dualtf.backend`. Returns each call's
+    outputs and the final variables.
     """
     from ._backends.tensors import variable_label
 
     check_int("steps", steps, 1)
     with backend(mode, seed=seed, strategy=strategy) as be:
-        step = checked_step(program(be))
+        returned = program(be)
+        named = checked_steps(returned)
+        if driver is None and len(named) > 1:
+            missing = [name for name in named if not isinstance(feeds, Mapping) or name not in feeds]
+            if missing:
+                raise DualTFError(
+                    error_message(
+                        f"The feeds of a program with steps {list(named)} must map each step's name to its "
+                        "values (or give a driver).",
+                        f"no feeds for step `{missing[0]}`",
+                    )
+                )
         outputs = []
         for i in range(steps):
-            args, kwargs = feed_arguments(feeds(i) if callable(feeds) else feeds)
-            outputs.append(step(*args, **kwargs))
+            if driver is not None:
+                outputs.append(driver(returned, i))
+            elif len(named) == 1:
+                outputs.append(_call(next(iter(named.values())), feeds, i))
+            else:
+                assert isinstance(feeds, Mapping)
+                outputs.append({name: _call(step, feeds[name], i) for name, step in named.items()})
         tf_vars = be.variables
         values = be.evaluate(tf_vars)
         variables = [(variable_label(v), np.asarray(val)) for v, val in zip(tf_vars, values, strict=True)]
     return ProgramRun(outputs, variables)
+
+
+def _call(step: Step, feeds: Any, i: int) -> Any:
+    args, kwargs = feed_arguments(feeds(i) if callable(feeds) else feeds)
+    return step(*args, **kwargs)

@@ -21,9 +21,18 @@ import numpy as np
 
 from ._errors import check_int
 from ._modes import available_modes, parse_modes
-from .program import Feeds, Program, run_program
+from .program import Driver, Feeds, Program, run_program
 
 __all__ = ["Program", "assert_modes_agree", "run_program"]
+
+#: A tolerance for every mode, or one per mode (modes left out get the default).
+Tolerance = float | Mapping[str, float]
+
+_DEFAULT_RTOL, _DEFAULT_ATOL = 1e-5, 1e-6
+
+
+def _tolerance(value: Tolerance, mode: str, default: float) -> float:
+    return float(value.get(mode, default)) if isinstance(value, Mapping) else float(value)
 
 
 def assert_modes_agree(
@@ -32,9 +41,10 @@ def assert_modes_agree(
     *,
     steps: int = 1,
     modes: Sequence[str] | str | None = None,
-    rtol: float = 1e-5,
-    atol: float = 1e-6,
+    rtol: Tolerance = _DEFAULT_RTOL,
+    atol: Tolerance = _DEFAULT_ATOL,
     seed: int | None = 0,
+    driver: Driver | None = None,
 ) -> None:
     """Assert that ``program`` gives the same outputs and final variables in every mode.
 
@@ -43,8 +53,17 @@ def assert_modes_agree(
     by feed name or in order, or a function of the call's index returning
     them, to feed a new batch each call), and every output of every call
     and every variable's final value is compared with the first mode's. On
-    failure the message names the output or variable, the two modes, and the
-    largest absolute and relative difference.
+    failure the message names the output or variable, the call (the step
+    index, from 1), the two modes, and the largest absolute and relative
+    difference.
+
+    A program may return several steps (a dict or tuple of steps, such as a
+    train step and an eval step): then ``feeds`` maps each step's name to its
+    values, and each call runs every step once, in order; or ``driver(steps, i)``
+    runs call ``i`` any way it likes and returns what to compare (see
+    :func:`dualtf.program.run_program`). ``rtol`` and ``atol`` are one number,
+    or one per mode (``{"xla": 1e-4}``: XLA reorders float sums); two modes are
+    compared at the looser of their tolerances.
 
     >>> import tensorflow as tf
     >>> def relu(be):
@@ -54,14 +73,16 @@ def assert_modes_agree(
     """
     check_int("steps", steps, 1)
     chosen = available_modes() if modes is None else parse_modes(modes, "`modes` of assert_modes_agree")
-    results = {mode: run_program(program, feeds, mode, steps=steps, seed=seed) for mode in chosen}
+    results = {mode: run_program(program, feeds, mode, steps=steps, seed=seed, driver=driver) for mode in chosen}
     base_mode = chosen[0]
     base_outputs, base_vars = results[base_mode]
     problems: list[str] = []
     for mode in chosen[1:]:
         outputs, variables = results[mode]
+        pair_rtol = max(_tolerance(rtol, m, _DEFAULT_RTOL) for m in (base_mode, mode))
+        pair_atol = max(_tolerance(atol, m, _DEFAULT_ATOL) for m in (base_mode, mode))
         for call, (want, got) in enumerate(zip(base_outputs, outputs, strict=True), start=1):
-            problems += _compare(f"output of call {call}", want, got, base_mode, mode, rtol, atol)
+            problems += _compare(f"output of call {call}", want, got, base_mode, mode, pair_rtol, pair_atol)
         if len(variables) != len(base_vars):
             problems.append(
                 f"mode {base_mode!r} made {len(base_vars)} variables but mode {mode!r} made {len(variables)}: "
@@ -69,7 +90,9 @@ def assert_modes_agree(
             )
             continue
         for index, ((name, want), (_, got)) in enumerate(zip(base_vars, variables, strict=True)):
-            problems += _compare(f"variable #{index} `{name}`", want, got, base_mode, mode, rtol, atol)
+            problems += _compare(
+                f"variable #{index} `{name}` after {steps} call(s)", want, got, base_mode, mode, pair_rtol, pair_atol
+            )
     if problems:
         raise AssertionError("modes disagree:\n  " + "\n  ".join(problems))
 
