@@ -369,3 +369,43 @@ def test_bad_strategies_option_is_a_usage_error(pytester):
 def test_marker_help_lists_every_keyword(pytester):
     result = pytester.runpytest_subprocess("--markers")
     result.stdout.fnmatch_lines(["*dualtf(modes=None, strategies=None, seed=None, xfail=None, skip=None)*"])
+
+
+def test_backend_options_per_mode_through_a_conftest_fixture(pytester):
+    pytester.makeconftest(
+        """
+        import pytest
+        import tensorflow as tf
+
+        @pytest.fixture
+        def dualtf_backend_options(dualtf_mode):
+            if dualtf_mode == "graph":
+                return {"config": tf.compat.v1.ConfigProto(inter_op_parallelism_threads=1)}
+            return {}
+        """
+    )
+    pytester.makepyfile(
+        """
+        def test_options(dualtf_backend):
+            if dualtf_backend.mode == "graph":
+                assert dualtf_backend.session._config.inter_op_parallelism_threads == 1
+        """
+    )
+    result = _run(pytester, "--dualtf-modes", "graph,eager")
+    result.assert_outcomes(passed=2)
+
+
+def test_bad_backend_option_fails_the_test_by_name(pytester):
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def dualtf_backend_options():
+            return {"jit": True}
+        """
+    )
+    pytester.makepyfile("def test_x(dualtf_backend):\n    pass\n")
+    result = _run(pytester, "--dualtf-modes", "eager")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*option of mode 'eager' must be one of: none. Received: jit=True*"])

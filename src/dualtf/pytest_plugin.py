@@ -28,7 +28,7 @@ from ._errors import DualTFError, error_message
 from ._modes import MODES, mode_unavailable_reason, parse_modes
 from ._strategies import STRATEGIES, parse_strategies
 
-__all__ = ["dualtf_backend", "dualtf_mode", "dualtf_strategy"]
+__all__ = ["dualtf_backend", "dualtf_backend_options", "dualtf_mode", "dualtf_strategy"]
 
 _MARKER = "dualtf"
 _MARKER_KEYWORDS = ("modes", "strategies", "seed", "xfail", "skip")
@@ -244,7 +244,25 @@ def dualtf_strategy(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def dualtf_backend(dualtf_mode: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+def dualtf_backend_options(dualtf_mode: str) -> dict[str, Any]:
+    """Keyword options for ``dualtf.backend`` in this test's mode: none by default.
+
+    Redefine it in a ``conftest.py`` to give one mode its options, e.g. graph
+    mode a ``config``::
+
+        @pytest.fixture
+        def dualtf_backend_options(dualtf_mode):
+            if dualtf_mode == "graph":
+                return {"config": tf.compat.v1.ConfigProto(inter_op_parallelism_threads=1)}
+            return {}
+    """
+    return {}
+
+
+@pytest.fixture
+def dualtf_backend(
+    dualtf_mode: str, dualtf_backend_options: dict[str, Any], request: pytest.FixtureRequest
+) -> Iterator[Any]:
     """An entered ``dualtf.backend(dualtf_mode)``, closed after the test.
 
     With ``dualtf_strategy`` in the test's arguments the backend runs under that
@@ -264,7 +282,7 @@ def dualtf_backend(dualtf_mode: str, request: pytest.FixtureRequest) -> Iterator
     strategy = request.getfixturevalue("dualtf_strategy") if "dualtf_strategy" in request.fixturenames else None
     try:
         try:
-            be = backend(dualtf_mode, seed=seed, strategy=strategy)
+            be = backend(dualtf_mode, seed=seed, strategy=strategy, **dualtf_backend_options)
         except UnsupportedCombinationError as exc:
             pytest.skip(str(exc))
         with be:
