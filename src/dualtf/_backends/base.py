@@ -286,8 +286,9 @@ class Backend(abc.ABC):
 
         >>> import dualtf, tensorflow as tf
         >>> with dualtf.backend("graph") as be:
-        ...     [b.tolist() for b in be.iterate(tf.data.Dataset.range(5).batch(2))]
-        [[0, 1], [2, 3], [4]]
+        ...     sizes = [len(batch) for batch in be.iterate(tf.data.Dataset.range(5).batch(2))]
+        >>> sizes
+        [2, 2, 1]
         """
         self._check_open()
         if not isinstance(dataset, tf.data.Dataset):

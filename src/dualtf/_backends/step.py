@@ -83,8 +83,9 @@ class Step:
         >>> import dualtf, tensorflow as tf
         >>> with dualtf.backend("eager") as be:
         ...     n = be.feed("n", tf.int32, shape=[None])
-        ...     [v.tolist() for v in be.function(tf.abs, [n]).bind(n=[1.0, -2.0])]
-        [[1, -2]]
+        ...     (values,) = be.function(tf.abs, [n]).bind(n=[1.0, -2.0])
+        >>> values.dtype, values.tolist()
+        (dtype('int32'), [1, -2])
         """
         self._check_open()
         values = bind_arguments(self.feeds, args, kwargs)
