@@ -234,3 +234,27 @@ def test_user_tf_function_runs_eagerly_only_in_eager_mode(dualtf_backend):
     step = be.function(helper, [x])
     assert step(1.0) == (1.0 if be.mode == "eager" else 0.0)
     assert not tf.config.functions_run_eagerly()  # put back after the step
+
+
+CALL_PATHS = {
+    "graph": "session callable",
+    "eager": "python",
+    "function": "inference function",
+    "xla": "inference function",
+}
+
+
+def test_fast_path_is_taken_and_steps_stay_cheap(dualtf_backend):
+    """What makes steps fast, guarded without a clock: the lowest call path, one trace, no new ops."""
+    be = dualtf_backend
+    w = be.variable([1.0, 2.0], name="w")
+    x = be.feed("x", tf.float32, shape=[None, 2])
+    step = be.function(lambda x: {"y": x * w, "n": tf.shape(x)[0]}, [x])
+    assert step.call_path == CALL_PATHS[be.mode]
+    ops_before = len(be.graph.get_operations()) if be.mode == "graph" else None
+    for n in (1, 2, 3, 1000):
+        out = step(np.ones((n, 2), np.float32))
+        assert out["y"].shape == (n, 2) and out["n"] == n  # nested outputs kept on the fast path
+    assert step.trace_count == (1 if be.mode in ("function", "xla") else None)
+    if ops_before is not None:
+        assert len(be.graph.get_operations()) == ops_before

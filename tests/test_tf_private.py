@@ -47,7 +47,14 @@ def _check_dataset_variant():
     assert isinstance(_tf_private.dataset_variant(tf.data.Dataset.range(2)), tf.Tensor)
 
 
+def _check_lower_call():
+    double = tf.function(lambda x: x * 2.0, input_signature=[tf.TensorSpec([], tf.float32)])
+    call = _tf_private.lower_call(double.get_concrete_function())
+    assert call is not None and float(call([tf.constant(3.0)])) == 6.0
+
+
 ATTRIBUTE_CHECKS = {
+    "ConcreteFunction._inference_function.call_preflattened": _check_lower_call,
     "Dataset._variant_tensor": _check_dataset_variant,
     "Session._make_callable_from_options": _check_make_callable,
     "keras.Variable._value": _check_keras_variable,

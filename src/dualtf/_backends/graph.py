@@ -182,7 +182,7 @@ class GraphBackend(Backend):
             traced(*values, run_metadata=metadata)
             return str(load("Timeline")(metadata.step_stats, self.graph).generate_chrome_trace_format())
 
-        return Compiled(run, op_count=op_count, chrome_trace=chrome_trace)
+        return Compiled(run, op_count=op_count, chrome_trace=chrome_trace, call_path="session callable")
 
     def _evaluate(self, leaves: list[Any]) -> list[Any]:
         self._catch_up()

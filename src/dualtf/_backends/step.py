@@ -29,6 +29,8 @@ class Compiled(NamedTuple):
     chrome_trace: Callable[[Values], str] | None = None
     #: The ops of the traced function (function, xla), for checks a mode makes on them.
     ops: tuple[Any, ...] = ()
+    #: How a call reaches TensorFlow: "session callable", "python", "inference function", "concrete function".
+    call_path: str = "python"
 
 
 class Step:
@@ -70,6 +72,14 @@ class Step:
     def op_count(self) -> int | None:
         """Ops in the graph built for this step (graph) or in its traced function (function, xla); None in eager."""
         return self._compiled.op_count
+
+    @property
+    def call_path(self) -> str:
+        """How a call reaches TensorFlow: graph ``"session callable"`` (C++ MakeCallable),
+        eager ``"python"``, function and xla ``"inference function"`` (the call
+        ``ConcreteFunction.__call__`` ends in), or ``"concrete function"`` if
+        TensorFlow lacks that lower call."""
+        return self._compiled.call_path
 
     @property
     def trace_count(self) -> int | None:
