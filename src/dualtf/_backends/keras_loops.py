@@ -155,7 +155,8 @@ class GraphLoop(ModelRunner):
         logs = self._run("test", [np.asarray(x), np.asarray(y)], kwargs.get("batch_size", 32))
         if kwargs.get("return_dict"):
             return logs
-        values = list(logs.values())
+        # Keras' order: the loss, then the compiled metrics (the logs dict's own order varies by Keras version)
+        values = [logs[name] for name in sorted(logs, key=lambda name: name != "loss")]
         return values[0] if len(values) == 1 else values
 
     def predict(self, x: Any, **kwargs: Any) -> Any:
