@@ -183,3 +183,31 @@ def test_checkpoint_manager_and_saved_model(dualtf_backend, tmp_path):
     with dualtf.backend("eager") as reader:  # read back by plain TF2 code
         loaded = tf.saved_model.load(str(tmp_path / "saved"))
         assert reader.evaluate(loaded.scale(tf.constant([1.0, 1.0]))).tolist() == [2.0, 3.0]
+
+
+@pytest.mark.dualtf(modes=["graph"])
+def test_a_failing_side_effect_is_named_and_the_ones_after_it_still_run(dualtf_backend):
+    be = dualtf_backend
+    v = be.variable(1.0, name="v")
+    w = be.variable(1.0, name="w")
+    tf.debugging.assert_positive(v - 2.0, message="v must exceed 2")  # fails when run, as it would in eager
+    w.assign(5.0)
+    pattern = r"Op `assert_positive.*AssertGuard` .* TensorFlow refused it\. Received: .*v must exceed 2"
+    with pytest.raises(dualtf.DualTFError, match=pattern):
+        be.evaluate(v)
+    assert be.evaluate(w) == 5.0  # made after the failing op: run at the next use, not dropped
+    tf.debugging.check_numerics(v / 0.0, message="v/0 is not finite")
+    with pytest.raises(
+        dualtf.DualTFError, match=r"CheckNumerics.* TensorFlow refused it\. Received: .*v/0 is not finite"
+    ):
+        be.evaluate(w)
+
+
+def test_assertions_in_the_block_are_checked_in_every_mode(dualtf_backend):
+    be = dualtf_backend
+    v = be.variable(3.0, name="v")
+    tf.debugging.assert_positive(v, message="v must be positive")  # holds: nothing to report
+    assert be.evaluate(v) == 3.0
+    with pytest.raises((dualtf.DualTFError, tf.errors.InvalidArgumentError), match="v must be negative"):
+        tf.debugging.assert_negative(v, message="v must be negative")  # eager raises here, graph at the next use
+        be.evaluate(v)

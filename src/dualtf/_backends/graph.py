@@ -29,6 +29,30 @@ _CHECKPOINT_IO = frozenset(
     {"SaveV2", "RestoreV2", "MergeV2Checkpoints", "Save", "SaveSlices", "Restore", "RestoreSlice"}
 )
 _FEEDS = frozenset({"Placeholder", "PlaceholderV2"})
+_CHECKS = frozenset({"CheckNumerics", "CheckNumericsV2"})
+
+
+def _cause(message: str) -> str:
+    """The line of a TensorFlow error that says what went wrong, not where the op was made."""
+    scaffolding = ("Graph execution error", "Detected at node", "Node:", "Original stack trace", "[[")
+    for line in message.splitlines():
+        if line.strip() and not line[0].isspace() and not line.startswith(scaffolding):
+            return line.strip()[:300]
+    return message.strip().splitlines()[0][:300] if message.strip() else "no message"
+
+
+def _is_side_effect(op: tf.Operation) -> bool:
+    """A stateful op that eager would have run for its effect: one with no outputs (an assign, a
+    print), an assertion (``tf.debugging.assert_*`` builds an ``If`` named ``AssertGuard``), or a
+    ``check_numerics`` whose result nobody reads."""
+    if not op.op_def.is_stateful:
+        return False
+    if not op.outputs or op.type == "Assert":
+        return True
+    if op.type == "If" and op.name.rsplit("/", 1)[-1] == "AssertGuard":
+        return True
+    return op.type in _CHECKS and not any(t.consumers() for t in op.outputs)
+
 
 _VARIABLE_COLLECTIONS = (tf.compat.v1.GraphKeys.GLOBAL_VARIABLES, tf.compat.v1.GraphKeys.LOCAL_VARIABLES)
 
@@ -283,29 +307,37 @@ class GraphBackend(Backend):
         fetched = self._upstream(self._fetched_ops(fetches)) if fetches is not None else set()
         plan = []
         try:
-            for op in self.graph.get_operations()[first:version]:
+            for index, op in enumerate(self.graph.get_operations()[first:version], start=first):
                 if op.name in fetched:
                     continue
-                if op.name in variables or not op.outputs and op.op_def.is_stateful and self._runs_like_eager(op):
-                    plan.append(op)
+                if op.name in variables or (_is_side_effect(op) and self._runs_like_eager(op)):
+                    plan.append((index, op))
         except DualTFError:
             self._seen = first  # refused: every later run refuses it too, until it is dealt with
             raise
-        for op in plan:
+        for index, op in plan:
             try:
-                self._run(op)
+                self._run(self._fetchable(op))
             except tf.errors.OpError as exc:
+                self._seen = index + 1  # the side effects after it are not dropped: the next run tries them
                 raise DualTFError(
                     error_message(
                         f"Op `{op.name}` ({op.type}), made in the block of graph backend {self._label()} outside a "
                         "step, must run as eager execution would have run it; TensorFlow refused it.",
-                        f"{type(exc).__name__}: {exc.message.splitlines()[0][:300]}",
+                        f"{type(exc).__name__}: {_cause(exc.message)}",
                     )
                 ) from exc
             var = variables.get(op.name)
             if var is not None:
                 self._initialized.add(id(var))
         self._initialize_new_variables()  # any made before (a build's), not yet run
+
+    def _fetchable(self, op: tf.Operation) -> tf.Operation:
+        """``op``, or for an op TensorFlow will not fetch (a cond's ``If``) the Identity that reads it."""
+        if self.graph.is_fetchable(op):
+            return op
+        readers = [c for t in op.outputs for c in t.consumers() if c.type == "Identity" and self.graph.is_fetchable(c)]
+        return readers[0] if readers else op
 
     def _fetched_ops(self, fetches: Any) -> list[tf.Operation]:
         ops = []
