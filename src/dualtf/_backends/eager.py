@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from .._errors import DualTFError, error_message
 from .._feeds import Feed
 from .base import Backend
 from .keras_loops import KerasLoop, ModelRunner
@@ -36,6 +37,17 @@ class EagerBackend(Backend):
                 # tf.constant: the values are already checked arrays of the feed's dtype,
                 # and it is about twice as fast as tf.convert_to_tensor's dispatch.
                 return structure_to_numpy(fn(*[tf.constant(v) for v in values]))
+            except RuntimeError as exc:
+                if "should be a function when eager execution is enabled" not in str(exc):
+                    raise
+                raise DualTFError(
+                    error_message(
+                        "A TF1 optimizer's minimize(loss) / compute_gradients(loss) with a tensor loss cannot run in "
+                        "mode 'eager': eager execution has no graph to differentiate. Run this step in mode "
+                        "'graph', 'function' or 'xla', or pass the loss as a function (minimize(lambda: loss)).",
+                        f"{type(exc).__name__}: {exc}",
+                    )
+                ) from exc
             finally:
                 tf.config.run_functions_eagerly(previous)
 

@@ -13,7 +13,25 @@ from .._tf_private import lower_call
 from .step import Compiled
 from .tensors import structure_to_numpy
 
-__all__ = ["trace"]
+__all__ = ["trace", "with_tf1_collections"]
+
+
+def with_tf1_collections(fn: Callable[..., Any], variables: Callable[[], list[tf.Variable]]) -> Callable[..., Any]:
+    """``fn`` run with the backend's variables in the traced graph's TF1 collections, as a TF1 graph has them.
+
+    TF1 code reads them there: ``tf.compat.v1.train.Optimizer.minimize(loss)`` optimizes
+    ``tf.compat.v1.trainable_variables()``, which inside a ``tf.function`` is otherwise empty.
+    """
+
+    def in_collections(*args: Any) -> Any:
+        graph = tf.compat.v1.get_default_graph()
+        for var in variables():
+            graph.add_to_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES, var)
+            if var.trainable:
+                graph.add_to_collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES, var)
+        return fn(*args)
+
+    return in_collections
 
 
 def trace(fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Compiled:

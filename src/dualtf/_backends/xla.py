@@ -12,7 +12,7 @@ from .._feeds import Feed
 from .base import Backend
 from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled
-from .traced import trace
+from .traced import trace, with_tf1_collections
 
 __all__ = ["XlaBackend"]
 
@@ -53,7 +53,7 @@ class XlaBackend(Backend):
     mode = "xla"
 
     def _compile(self, fn: Callable[..., Any], feeds: list[Feed]) -> Compiled:
-        compiled = trace(fn, feeds, jit_compile=self.strategy is None)
+        compiled = trace(with_tf1_collections(fn, self._variables), feeds, jit_compile=self.strategy is None)
         for op in compiled.ops:
             refusal = _UNCOMPILABLE.get(op.type)
             if refusal is not None:
