@@ -19,19 +19,25 @@ def affine(be):
     return be.function(lambda x: tf.matmul(w, x), [x])
 
 
-def linear(be):
-    """Linear regression by hand-written SGD: the update a strategy must match on one device."""
+def _regression(be):
+    """A weight, two feeds and one hand-written SGD step on them."""
     w = be.variable([[1.0], [1.0], [1.0]], name="w")
     x = be.feed("x", tf.float32, shape=[None, 3])
     y = be.feed("y", tf.float32, shape=[None, 1])
 
-    def step(x, y):
+    def train(x, y):
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean((tf.matmul(x, w) - y) ** 2)
         w.assign_sub(0.1 * tape.gradient(loss, w))  # mean aggregation: the one-device update
         return loss
 
-    return be.function(step, [x, y])
+    return w, x, y, train
+
+
+def linear(be):
+    """Linear regression by hand-written SGD: the update a strategy must match on one device."""
+    _, x, y, train = _regression(be)
+    return be.function(train, [x, y])
 
 
 def mode_dependent(be):
@@ -53,16 +59,7 @@ def fails(be):
 
 def train_and_eval(be):
     """A train step and an eval step: the shape of most real programs."""
-    w = be.variable([[1.0], [1.0], [1.0]], name="w")
-    x = be.feed("x", tf.float32, shape=[None, 3])
-    y = be.feed("y", tf.float32, shape=[None, 1])
-
-    def train(x, y):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean((tf.matmul(x, w) - y) ** 2)
-        w.assign_sub(0.1 * tape.gradient(loss, w))
-        return loss
-
+    w, x, y, train = _regression(be)
     return {"train": be.function(train, [x, y]), "eval": be.function(lambda x: tf.matmul(x, w), [x])}
 
 

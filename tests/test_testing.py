@@ -1,11 +1,13 @@
 """assert_modes_agree on real program shapes: several steps, per-mode tolerances, a driver."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import dualtf
-from dualtf.program import checked_steps, run_program
+from dualtf.program import checked_steps, load_program, run_program
 from dualtf.testing import assert_modes_agree
 
 RNG = np.random.default_rng(0)
@@ -14,18 +16,7 @@ Y = RNG.normal(size=(8, 1)).astype(np.float32)
 FEEDS = {"train": {"x": X, "y": Y}, "eval": {"x": X}}
 
 
-def train_and_eval(be):
-    w = be.variable(np.ones((3, 1), np.float32), name="w")
-    x = be.feed("x", tf.float32, shape=[None, 3])
-    y = be.feed("y", tf.float32, shape=[None, 1])
-
-    def train(x, y):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean((tf.matmul(x, w) - y) ** 2)
-        w.assign_sub(0.1 * tape.gradient(loss, w))
-        return loss
-
-    return {"train": be.function(train, [x, y]), "eval": be.function(lambda x: tf.matmul(x, w), [x])}
+train_and_eval = load_program(f"{Path(__file__).parent / 'programs.py'}:train_and_eval")
 
 
 def eval_differs_in_eager(be):

@@ -87,6 +87,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _configured(
+    config: pytest.Config, name: str, parse: Callable[[object, str], tuple[str, ...]], every: tuple[str, ...]
+) -> tuple[str, ...]:
+    """``--dualtf-<name>`` if given, else the ``dualtf_<name>`` ini option, else ``every``."""
+    option = config.getoption(f"--dualtf-{name}")
+    if option is not None:
+        return _usage(parse, option, f"--dualtf-{name}")
+    ini = config.getini(f"dualtf_{name}")
+    return _usage(parse, ini, f"ini option dualtf_{name}") if ini else every
+
+
 def _usage(parse: Callable[[object, str], tuple[str, ...]], value: object, where: str) -> tuple[str, ...]:
     """``parse(value, where)``, with its DualTFError turned into pytest's usage error."""
     try:
@@ -103,20 +114,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "body; xfail={mode: (ExceptionType, reason)} expects that exception in that mode (strict); "
         "skip={mode: reason} skips that mode",
     )
-    option = config.getoption("--dualtf-modes")
-    ini = config.getini("dualtf_modes")
-    if option is not None:
-        modes = _usage(parse_modes, option, "--dualtf-modes")
-    else:
-        modes = _usage(parse_modes, ini, "ini option dualtf_modes") if ini else MODES
-    config.stash[_modes_key] = modes
-    option = config.getoption("--dualtf-strategies")
-    ini = config.getini("dualtf_strategies")
-    if option is not None:
-        strategies = _usage(parse_strategies, option, "--dualtf-strategies")
-    else:
-        strategies = _usage(parse_strategies, ini, "ini option dualtf_strategies") if ini else STRATEGIES
-    config.stash[_strategies_key] = strategies
+    config.stash[_modes_key] = _configured(config, "modes", parse_modes, MODES)
+    config.stash[_strategies_key] = _configured(config, "strategies", parse_strategies, STRATEGIES)
     config.stash[_timings_key] = []
     cpus = config.getoption("--dualtf-virtual-cpus")
     if cpus is not None:
