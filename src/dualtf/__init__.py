@@ -21,6 +21,7 @@ from ._errors import (
     NotInstalledError,
     PrivateAPIError,
     ProgramLoadError,
+    StepError,
     StrategyError,
     UnsupportedCombinationError,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "PrivateAPIError",
     "ProgramLoadError",
     "Step",
+    "StepError",
     "StrategyError",
     "UnsupportedCombinationError",
     "available_modes",

@@ -17,11 +17,13 @@ __all__ = [
     "ModeError",
     "PrivateAPIError",
     "ProgramLoadError",
+    "StepError",
     "StrategyError",
     "UnsupportedCombinationError",
     "check_int",
     "error_message",
     "format_error",
+    "tf_cause",
 ]
 
 
@@ -41,6 +43,21 @@ def format_error(subject: str, expected: str, received: str) -> str:
     'Feed `x` must be of shape (1, None). Received: shape (2, 3).'
     """
     return error_message(f"{subject} must be {expected}.", received)
+
+
+def tf_cause(message: str) -> str:
+    """The line of a TensorFlow error message that says what went wrong, not where the op was made.
+
+    >>> tf_cause("Graph execution error:\\n\\nDetected at node x\\nindices[0] = 5 is not in [0, 1)\\n [[{{node x}}]]")
+    'indices[0] = 5 is not in [0, 1)'
+    """
+    scaffolding = ("Graph execution error", "Detected at node", "Node:", "Original stack trace", "[[")
+    for line in message.splitlines():
+        if line.strip() and not line[0].isspace() and not line.startswith(scaffolding):
+            if line.startswith("{{function_node") and "}}" in line:  # eager: which kernel, then the reason
+                line = line.split("}}", 1)[1]
+            return line.strip()[:300]
+    return message.strip().splitlines()[0][:300] if message.strip() else "no message"
 
 
 def check_int(name: str, value: object, minimum: int) -> int:
@@ -75,7 +92,13 @@ class StrategyError(DualTFError, ValueError):
 
 
 class FeedError(DualTFError, ValueError):
-    """A value fed to a step does not match its feed (name, dtype or shape)."""
+    """A value does not fit what it is given to: a step's feed (name, dtype or shape), a variable's
+    dtype and shape (``assign``, an initial value) or a constant's dtype; or a feed is declared wrongly."""
+
+
+class StepError(DualTFError, RuntimeError):
+    """TensorFlow raised an error while a step ran: the message names the step and the mode and
+    keeps TensorFlow's reason; the TensorFlow error is the ``__cause__``."""
 
 
 class ForeignObjectError(DualTFError, ValueError):

@@ -6,15 +6,16 @@ Every check runs on NumPy before TensorFlow sees the value, so a bad value is a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
 
 import numpy as np
 import tensorflow as tf
 
 from ._errors import FeedError, format_error
+from ._tf_private import keras_inner_variable
 
-__all__ = ["Feed", "coerce_value", "normalize_shape"]
+__all__ = ["FEEDABLE", "Feed", "as_array", "coerce_value", "normalize_shape"]
 
 Shape = tuple[int | None, ...] | None
 
@@ -23,6 +24,8 @@ def normalize_shape(shape: Any, subject: str) -> Shape:
     """Turn a user's shape (list, tuple, ``tf.TensorShape`` or ``None``) into a tuple."""
     if shape is None:
         return None
+    if isinstance(shape, (list, tuple)) and any(isinstance(d, bool) for d in shape):
+        raise FeedError(format_error(subject, "given a shape such as [None, 3] or None", f"shape={shape!r}"))
     try:
         dims = tf.TensorShape(shape).as_list()
     except (TypeError, ValueError):
@@ -38,20 +41,33 @@ def _shape_text(shape: Shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+#: Feed dtypes a step accepts values for; any other (resource, variant, quantized) is refused at ``feed()``.
+FEEDABLE = frozenset(
+    tf.as_dtype(name)
+    for name in (
+        "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+        "float16", "bfloat16", "float32", "float64", "complex64", "complex128", "string",
+    )
+)  # fmt: skip
+
+
 def coerce_value(value: Any, dtype: tf.DType, shape: Shape, subject: str) -> np.ndarray:
     """Return ``value`` as an array of ``dtype`` that fits ``shape``, or raise FeedError.
 
-    Conversion follows ``feed_dict``: any number fits a float feed; integers fit
-    integer feeds within range; floats fit integer feeds only when integral;
-    strings never fit numeric feeds.
+    The rule (docs/modes.md has it as a table) is ``feed_dict``'s without its
+    silent changes: numbers fit any numeric feed whose range holds them, floats
+    fit integer feeds only when integral, booleans fit numeric feeds and 0/1 fit
+    boolean ones, strings fit string feeds only; a float's rounding to a
+    narrower float is accepted, its overflow to infinity is not. Anything else
+    (None, dicts, ragged lists, dates, records, graph tensors, variables) is a
+    FeedError naming the feed.
 
     >>> import tensorflow as tf
     >>> coerce_value([1.0, 2.0], tf.int32, (None,), "Feed `n`").tolist()
     [1, 2]
     """
-    target = dtype.as_numpy_dtype
-    arr = value if type(value) is np.ndarray else _as_array(value, subject)
-    if arr.dtype != target:
+    arr = value if type(value) is np.ndarray else as_array(value, subject)
+    if arr.dtype != dtype.as_numpy_dtype:
         arr = _cast(arr, dtype, subject)
     if shape is not None and (
         arr.ndim != len(shape) or any(d is not None and d != got for d, got in zip(shape, arr.shape, strict=True))
@@ -60,58 +76,151 @@ def coerce_value(value: Any, dtype: tf.DType, shape: Shape, subject: str) -> np.
     return arr
 
 
-def _as_array(value: Any, subject: str) -> np.ndarray:
+def as_array(value: Any, subject: str) -> np.ndarray:
+    """``value`` as an array, refusing what is not a value: None, mappings, variables, graph tensors."""
+    if isinstance(value, tf.Tensor) and not tf.is_symbolic_tensor(value):
+        return np.asarray(value)  # an eager tensor is a value
+    if isinstance(value, tf.Variable) or keras_inner_variable(value) is not None:
+        _refuse_tf_object(subject, f"a variable ({type(value).__name__})")
+    if isinstance(value, (tf.Tensor, tf.RaggedTensor, tf.SparseTensor)):
+        _refuse_tf_object(subject, f"a graph tensor ({type(value).__name__})")
+    if value is None or isinstance(value, (Mapping, set, frozenset)):
+        raise FeedError(format_error(subject, _VALUE, f"{type(value).__name__} {value!r}"[:120]))
     try:
         arr = np.asarray(value)
-    except ValueError as exc:  # ragged nested lists
+    except (ValueError, TypeError) as exc:  # ragged nested lists
         raise FeedError(format_error(subject, "a rectangular array", f"{type(value).__name__} ({exc})")) from None
-    if arr.dtype == object:
+    if arr.dtype == object and arr.size and _object_kind(arr) is None:
+        first = next(x for x in arr.flat if not isinstance(x, (str, bytes, int)) or isinstance(x, bool))
         raise FeedError(
-            format_error(
-                subject, "a rectangular array of numbers or strings", f"an object array from {type(value).__name__}"
-            )
+            format_error(subject, _VALUE, f"an object array from {type(value).__name__} holding {type(first).__name__}")
         )
     return arr
 
 
+_VALUE = "a rectangular array of numbers or strings"
+
+
+def _refuse_tf_object(subject: str, received: str) -> NoReturn:
+    raise FeedError(
+        format_error(
+            subject,
+            "a value (array, list, number, string or eager tensor), not a TensorFlow object: read it with "
+            "be.evaluate() first, or compute it inside the step",
+            received,
+        )
+    )
+
+
+def _object_kind(arr: np.ndarray) -> str | None:
+    """What an object array holds that a feed can take: "s" (str/bytes), "n" (Python ints beyond 64 bits)."""
+    items = arr.ravel().tolist()
+    if all(isinstance(x, (str, bytes)) for x in items):
+        return "s"
+    if all(isinstance(x, int) and not isinstance(x, bool) for x in items):
+        return "n"
+    return None
+
+
+def _source_kind(arr: np.ndarray, subject: str) -> tuple[np.ndarray, str]:
+    """The array with its kind: b(ool), i(nt), f(loat), c(omplex), s(tring) or n (int beyond 64 bits)."""
+    kind = arr.dtype.kind
+    if kind in "bfc":
+        return arr, kind
+    if kind in "iu":
+        return arr, "i"
+    if kind in "US":
+        return arr, "s"
+    if kind == "O":
+        return arr, _object_kind(arr) or "s"  # an empty object array: nothing to convert
+    if kind == "V" and arr.dtype.fields is None:  # ml_dtypes: bfloat16, float8_*, int4
+        try:
+            source = tf.as_dtype(arr.dtype)
+        except TypeError:
+            source = None
+        if source is not None and source.is_floating:
+            return arr.astype(np.float32), "f"  # exact for every narrower float
+        if source is not None and source.is_integer:
+            return arr.astype(np.int64), "i"
+    raise FeedError(format_error(subject, _VALUE, f"an array of {arr.dtype}"))
+
+
 def _cast(arr: np.ndarray, dtype: tf.DType, subject: str) -> np.ndarray:
+    if dtype not in FEEDABLE:  # a feed() refuses these; a variable of such a dtype cannot be assigned either
+        raise FeedError(format_error(subject, "of a numeric, boolean or string dtype", f"dtype {dtype.name}"))
     target = np.dtype(dtype.as_numpy_dtype)
-    src = arr.dtype.kind  # b, i, u, f, c, U, S
-    expected = f"castable to {dtype.name}"
+    shown = arr.dtype  # named in messages: the user's dtype, not the one compared in
+    arr, src = _source_kind(arr, subject)
     if dtype == tf.string:
-        if src in "US":
-            return arr.astype(object)
+        if src == "s":
+            return arr if arr.dtype == object else arr.astype(object)
         raise FeedError(format_error(subject, "strings (dtype string)", f"an array of {arr.dtype}"))
-    if src in "USO":
-        raise FeedError(format_error(subject, expected, f"an array of strings ({arr.dtype})"))
-    if target.kind == "c":
-        return arr.astype(target)
+    castable = f"castable to {dtype.name}"
+    if src == "s":
+        raise FeedError(format_error(subject, castable, f"an array of strings ({arr.dtype})"))
+    if dtype.is_complex:
+        return arr.astype(target) if src != "n" else np.array([complex(x) for x in arr.flat], target).reshape(arr.shape)
     if src == "c":
-        raise FeedError(format_error(subject, expected, f"an array of complex numbers ({arr.dtype})"))
-    if target.kind == "f" or dtype.is_floating:
-        return arr.astype(target)
-    if target.kind == "b":
-        if src == "b" or np.isin(arr, (0, 1)).all():
+        raise FeedError(format_error(subject, castable, f"an array of complex numbers ({arr.dtype})"))
+    if dtype.is_floating:
+        return _to_float(arr, src, dtype, target, subject)
+    if dtype.is_bool:
+        if src == "b" or (src != "n" and np.isin(arr, (0, 1)).all()):
             return arr.astype(target)
         raise FeedError(format_error(subject, "booleans (or 0/1)", f"an array of {arr.dtype} with other values"))
-    # integer target
-    if src == "f" and (not np.isfinite(arr).all() or not np.equal(np.mod(arr, 1), 0).all()):
-        raise FeedError(
-            format_error(
-                subject, f"integral values for dtype {dtype.name}", f"non-integral values of dtype {arr.dtype}"
-            )
-        )
-    if arr.size:
-        info = np.iinfo(target)
-        lo, hi = arr.min(), arr.max()
-        if lo < info.min or hi > info.max:
+    return _to_int(arr, src, dtype, target, subject, shown)
+
+
+def _to_float(arr: np.ndarray, src: str, dtype: tf.DType, target: np.dtype[Any], subject: str) -> np.ndarray:
+    """Rounding to the nearest float is accepted (as feed_dict does); a finite value becoming inf is not."""
+    if src == "n":
+        try:
+            arr = np.array([float(x) for x in arr.flat], np.float64).reshape(arr.shape)
+        except OverflowError:
+            arr = np.full(arr.shape, np.inf)  # beyond float64: reported below with the range
+            src = "n!"
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked next
+        out = arr.astype(target)
+    if arr.size and (src == "n!" or not np.isfinite(out.astype(np.float64)).all()):
+        finite = np.isfinite(arr.astype(np.float64)) if src != "n!" else np.ones(arr.shape, bool)
+        overflow = finite & ~np.isfinite(out.astype(np.float64))
+        if overflow.any():
+            biggest = float(dtype.max)
             raise FeedError(
                 format_error(
                     subject,
-                    f"within the range of {dtype.name} [{info.min}, {info.max}]",
-                    f"values from {lo} to {hi}",
+                    f"within the range of {dtype.name} [{-biggest:g}, {biggest:g}]: a finite value must stay finite",
+                    f"{arr.ravel()[np.argmax(overflow.ravel())]!r}" if src != "n!" else "an int beyond float64",
                 )
             )
+    return out
+
+
+def _to_int(
+    arr: np.ndarray, src: str, dtype: tf.DType, target: np.dtype[Any], subject: str, shown: np.dtype[Any]
+) -> np.ndarray:
+    """Integral values within the dtype's range; compared exactly (Python ints, powers of two as floats)."""
+    info = np.iinfo(target)
+    if not arr.size:
+        return arr.astype(target)
+    if src == "f":
+        if not np.isfinite(arr).all() or not np.equal(np.mod(arr, 1), 0).all():
+            raise FeedError(
+                format_error(
+                    subject, f"integral values for dtype {dtype.name}", f"non-integral values of dtype {shown}"
+                )
+            )
+        lo, hi = float(arr.min()), float(arr.max())
+        fits = lo >= info.min and hi < float(int(info.max) + 1)  # both bounds are exact in float64
+    else:
+        lo, hi = (min(arr.flat), max(arr.flat)) if src == "n" else (int(arr.min()), int(arr.max()))
+        fits = lo >= int(info.min) and hi <= int(info.max)
+    if not fits:
+        raise FeedError(
+            format_error(
+                subject, f"within the range of {dtype.name} [{info.min}, {info.max}]", f"values from {lo} to {hi}"
+            )
+        )
     return arr.astype(target)
 
 

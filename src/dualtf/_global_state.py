@@ -76,6 +76,16 @@ class GlobalState:
         module.set_global_attribute("global_seed_generator", None)
         return saved
 
+    def inherit(self, older: GlobalState) -> GlobalState:
+        """This snapshot with what ``older`` saved in place of its own, for when ``older``'s owner
+        closes first: the state to put back at the end is then the one from before ``older``."""
+        merged = GlobalState.__new__(GlobalState)
+        merged._functions_eagerly = older._functions_eagerly
+        merged._default_graph = self._default_graph
+        merged._keras = older._keras
+        merged._seeds = older._seeds if older._seeds is not None else self._seeds
+        return merged
+
     def default_graph_changed(self) -> bool:
         """Whether another default graph is entered now than when the snapshot was taken."""
         return tf.compat.v1.get_default_graph() is not self._default_graph

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import inspect
 import itertools
+import re
+import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -20,7 +24,7 @@ import tensorflow as tf
 from typing_extensions import Self
 
 from .._errors import ClosedBackendError, DualTFError, FeedError, ForeignObjectError, format_error
-from .._feeds import Feed, coerce_value, normalize_shape
+from .._feeds import FEEDABLE, Feed, as_array, coerce_value, normalize_shape
 from .._global_state import GlobalState, seed_everything
 from .._modes import Mode
 from .._strategies import strategy_name
@@ -30,13 +34,65 @@ from .distribute import aggregation as variable_aggregation
 from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled, Step
 from .tensors import as_tf_variable, eager_scope, is_eager, tensor_label, to_numpy, variable_handle, variable_label
+from .traced import Tracer
 
 __all__ = ["Backend"]
 
 _serials = itertools.count(1)
+_entries = itertools.count(1)
+
+#: Backends not yet closed, oldest first (weakly held), and the lock that guards the list.
+_open_backends: list[weakref.ref[Backend]] = []
+_registry_lock = threading.Lock()
 
 #: Attribute set on each variable a backend made or saw created, naming its owner.
 _OWNER_ATTR = "_dualtf_owner"
+
+
+#: What TensorFlow accepts as an op name in a graph, and so, in every mode, as a variable's name.
+_OP_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*")
+
+
+def _dtype_argument(dtype: Any, subject: str, error: type[DualTFError] = DualTFError) -> tf.DType | None:
+    """``dtype`` as a ``tf.DType`` a value can have (numbers, booleans, strings), or None."""
+    if dtype is None:
+        return None
+    try:
+        tf_dtype = tf.dtypes.as_dtype(dtype)
+    except TypeError:
+        tf_dtype = None
+    if tf_dtype not in FEEDABLE:
+        allowed = ", ".join(sorted(d.name for d in FEEDABLE))
+        raise error(format_error(subject, f"a TensorFlow dtype of values: one of {allowed}", f"dtype={dtype!r}"))
+    return tf_dtype
+
+
+def _initial_value(value: Any, dtype: tf.DType | None, subject: str) -> Any:
+    """A value checked as a feed would check it; with no dtype, left for TensorFlow to infer one."""
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+        return value
+    if dtype is not None:
+        return coerce_value(value, dtype, None, subject)
+    as_array(value, subject)  # refuses None, mappings, ragged lists, objects
+    return value
+
+
+def _check_arity(fn: Callable[..., Any], name: str, feeds: list[str]) -> None:
+    """A fn that cannot take one positional value per feed fails here, in every mode."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # no signature to read (some builtins): the build will tell
+        return
+    try:
+        signature.bind(*feeds)
+    except TypeError as exc:
+        raise DualTFError(
+            format_error(
+                f"The `fn` of function() ({name})",
+                f"callable with {len(feeds)} positional argument(s), one per feed {feeds}",
+                f"a function with signature {name}{signature} ({exc})",
+            )
+        ) from None
 
 
 class Backend(abc.ABC):
@@ -61,8 +117,12 @@ class Backend(abc.ABC):
     OPTIONS: ClassVar[frozenset[str]] = frozenset()
 
     # ======================================================= hooks: what a mode implements
-    def _open(self, options: dict[str, Any]) -> None:  # noqa: B027 - an optional hook
-        """Open what the mode needs (graph: a Graph and a Session); refuse a bad option first."""
+    def _open(self, options: dict[str, Any]) -> None:
+        """Open what the mode needs (graph: a Graph and a Session); refuse a bad option first.
+
+        The default opens what the eager context's modes trace their steps with.
+        """
+        self._tracer = Tracer(self._variables, self.strategy)
 
     def _close(self) -> None:  # noqa: B027 - an optional hook
         """Release what :meth:`_open` opened."""
@@ -123,8 +183,9 @@ class Backend(abc.ABC):
                     f"Each option of mode {self.mode!r}", f"one of: {valid}", f"{unknown[0]}={options[unknown[0]]!r}"
                 )
             )
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise DualTFError(format_error("The seed", "an int or None", f"seed={seed!r}"))
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32):
+            # NumPy's range; checked before anything is seeded
+            raise DualTFError(format_error("The seed", "an int in [0, 2**32 - 1], or None", f"seed={seed!r}"))
         self.seed = seed
         #: The ``tf.distribute.Strategy`` steps run under, or None (the ``default`` strategy).
         self.strategy: tf.distribute.Strategy | None = resolve_strategy(strategy, self.mode)
@@ -134,17 +195,29 @@ class Backend(abc.ABC):
         self.num_replicas = 1 if self.strategy is None else int(self.strategy.num_replicas_in_sync)
         self.serial = next(_serials)
         self._closed = False
+        #: Held while dualtf builds or changes this backend's graph or bookkeeping (one thread at a time).
+        self._lock = threading.RLock()
         self._feeds: dict[str, Feed] = {}
         self._own_variables: dict[int, tf.Variable] = {}  # by id, in creation order
         self._stack = contextlib.ExitStack()
+        self._entered: tuple[int, int] | None = None  # (thread, entry number) once its block is entered
         self._open(options)  # may refuse an option: before any global state is touched
         self._global_state = GlobalState(seeds=seed is not None)
+        with _registry_lock:
+            _open_backends.append(weakref.ref(self))
         if seed is not None:
             with self.scope():
                 seed_everything(seed)
 
     def __enter__(self) -> Self:
         self._check_open()
+        if self._entered is not None:
+            raise DualTFError(
+                format_error(
+                    f"Backend {self._label()}", "entered once (one `with` block)", "a second `with` while it is open"
+                )
+            )
+        self._entered = (threading.get_ident(), next(_entries))
         self._stack.enter_context(self.scope())
         self._stack.enter_context(tf.variable_creator_scope(self._record_variable))
         return self
@@ -153,17 +226,44 @@ class Backend(abc.ABC):
         self.close()
 
     def close(self) -> None:
-        """Close what this backend opened (graph mode: its Session) and put back global state. Idempotent."""
+        """Close what this backend opened (graph mode: its Session) and put back global state. Idempotent.
+
+        Backends entered in one thread close in reverse order (a DualTFError
+        otherwise, before anything is closed); a backend used without ``with``
+        may close in any order, and the global state still ends as it began.
+        """
         if self._closed:
             return
-        self._closed = True
+        with _registry_lock:
+            live = [b for b in (ref() for ref in _open_backends) if b is not None]
+            inner = [
+                b
+                for b in live
+                if b is not self and b._entered and self._entered and b._entered[0] == self._entered[0]
+                if b._entered[1] > self._entered[1]
+            ]
+            if inner:
+                raise DualTFError(
+                    format_error(
+                        f"Backend {self._label()}",
+                        "closed after the backends entered inside its block (leave their `with` blocks first)",
+                        f"a close while backend {inner[-1]._label()} is still open",
+                    )
+                )
+            later = live[live.index(self) + 1 :] if self in live else []
+            _open_backends[:] = [ref for ref in _open_backends if ref() is not None and ref() is not self]
+            heir = later[0] if later else None
+            if heir is not None:  # it saved the state this one set: it must put back this one's instead
+                heir._global_state = heir._global_state.inherit(self._global_state)
+            self._closed = True
         try:
             self._stack.close()
         finally:
             try:
                 self._close()
             finally:
-                self._global_state.restore()
+                if heir is None:
+                    self._global_state.restore()
 
     @property
     def closed(self) -> bool:
@@ -184,8 +284,10 @@ class Backend(abc.ABC):
         [1.0, 2.0]
         """
         self._check_open()
-        with self.scope():
-            return tf.constant(value, dtype=dtype)
+        tf_dtype = _dtype_argument(dtype, "The dtype of constant()")
+        arr = _initial_value(value, tf_dtype, "The value of constant()")
+        with self._lock, self.scope():
+            return tf.constant(arr, dtype=tf_dtype)
 
     def variable(
         self,
@@ -211,9 +313,21 @@ class Backend(abc.ABC):
         [1.0, 2.0]
         """
         self._check_open()
+        if name is not None and (not isinstance(name, str) or not _OP_NAME.fullmatch(name)):
+            raise DualTFError(
+                format_error(
+                    "A variable's name", "None or a TensorFlow op name such as 'dense/kernel'", f"name={name!r}"
+                )
+            )
+        subject = f"Variable `{name}`" if name else "The variable"
+        if not isinstance(trainable, bool):
+            raise DualTFError(format_error(f"`trainable` of {subject.lower()}", "True or False", f"{trainable!r}"))
+        tf_dtype = _dtype_argument(dtype, f"The dtype of {subject.lower()}")
+        if not callable(initial):  # a callable is an initializer, called when the variable is made
+            initial = _initial_value(initial, tf_dtype, f"The initial value of {subject.lower()}")
         how = variable_aggregation(aggregation, self.strategy is not None)
-        with self.scope(), tf.variable_creator_scope(self._record_variable):
-            var = tf.Variable(initial, name=name, dtype=dtype, trainable=trainable, aggregation=how)
+        with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable):
+            var = tf.Variable(initial, name=name, dtype=tf_dtype, trainable=trainable, aggregation=how)
         return var
 
     def feed(self, name: str, dtype: tf.DType | str, shape: Any = None) -> Feed:
@@ -229,15 +343,15 @@ class Backend(abc.ABC):
             raise FeedError(format_error("A feed name", "a Python identifier such as 'x'", f"name={name!r}"))
         if name in self._feeds:
             raise FeedError(format_error(f"Feed `{name}`", "declared once per backend", "a second declaration"))
-        try:
-            tf_dtype = tf.dtypes.as_dtype(dtype)
-        except TypeError:
-            raise FeedError(
-                format_error(f"The dtype of feed `{name}`", "a TensorFlow dtype", f"dtype={dtype!r}")
-            ) from None
+        tf_dtype = _dtype_argument(dtype, f"The dtype of feed `{name}`", error=FeedError)
+        if tf_dtype is None:
+            raise FeedError(format_error(f"The dtype of feed `{name}`", "given", "dtype=None"))
         dims = normalize_shape(shape, f"The shape of feed `{name}`")
-        feed = Feed(name, tf_dtype, dims, self.serial, self._placeholder(name, tf_dtype, dims))
-        self._feeds[name] = feed
+        with self._lock:
+            if name in self._feeds:  # declared by another thread meanwhile
+                raise FeedError(format_error(f"Feed `{name}`", "declared once per backend", "a second declaration"))
+            feed = Feed(name, tf_dtype, dims, self.serial, self._placeholder(name, tf_dtype, dims))
+            self._feeds[name] = feed
         return feed
 
     def feeds_from(self, spec: Any, names: Sequence[str] | None = None) -> list[Feed]:
@@ -367,14 +481,18 @@ class Backend(abc.ABC):
             raise DualTFError(
                 format_error("The `reduce` of function()", f"one of {', '.join(REDUCTIONS)}", f"reduce={reduce!r}")
             )
+        name = str(getattr(fn, "__name__", type(fn).__name__))
+        _check_arity(fn, name, [f.name for f in feeds])
         checks = []
         if self.strategy is not None:
             fn = distributed(fn, feeds, self.strategy, reduce, self._per_replica)
             if self.num_replicas > 1:
                 checks.append(batch_check(feeds, self.num_replicas, self.strategy_name))
-        with self.scope(), tf.variable_creator_scope(self._record_variable):
+        with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable):
             compiled = self._compile(fn, list(feeds))
-        return Step(self.mode, feeds, compiled, check_open=self._check_open, checks=checks)
+        for var in compiled.variables:
+            self._check_variable(var, f"Variable `{variable_label(var)}`, used by step `{name}`,")
+        return Step(self.mode, feeds, compiled, check_open=self._check_open, checks=checks, name=name)
 
     def evaluate(self, structure: Any) -> Any:
         """NumPy values of the tensors and variables in a nested structure.
@@ -390,7 +508,9 @@ class Backend(abc.ABC):
         leaves = tf.nest.flatten(structure)
         for leaf in leaves:
             self._check_value(leaf)
-        return tf.nest.pack_sequence_as(structure, self._evaluate(leaves))
+        with self._lock:
+            values = self._evaluate(leaves)
+        return tf.nest.pack_sequence_as(structure, values)
 
     def assign(self, variable: Any, value: Any) -> None:
         """Set a variable (``tf.Variable`` or Keras 3 variable) to ``value``.
@@ -408,7 +528,8 @@ class Backend(abc.ABC):
         var = self._check_variable(variable)
         shape = tuple(var.shape.as_list()) if var.shape.rank is not None else None
         arr = coerce_value(value, var.dtype.base_dtype, shape, f"The value for variable `{variable_label(var)}`")
-        self._assign(var, arr)
+        with self._lock:
+            self._assign(var, arr)
 
     @property
     def variables(self) -> list[tf.Variable]:
@@ -452,7 +573,7 @@ class Backend(abc.ABC):
                 )
             )
 
-    def _check_variable(self, obj: Any) -> tf.Variable:
+    def _check_variable(self, obj: Any, subject: str | None = None) -> tf.Variable:
         var = as_tf_variable(obj)
         if var is None:
             raise DualTFError(
@@ -462,7 +583,7 @@ class Backend(abc.ABC):
         if (owner is not None and owner != self.serial) or not self._holds_variable(var):
             raise ForeignObjectError(
                 format_error(
-                    f"Variable `{variable_label(var)}`",
+                    subject or f"Variable `{variable_label(var)}`",
                     f"made under this backend ({self._label()})",
                     f"a variable of another backend (#{owner})" if owner else "a variable of another graph or context",
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -13,9 +14,35 @@ from .._feeds import Feed
 from .base import Backend
 from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled
-from .tensors import structure_to_numpy
+from .tensors import eager_scope, structure_to_numpy
 
 __all__ = ["EagerBackend"]
+
+
+class _FunctionsRunEagerly:
+    """``tf.config.run_functions_eagerly(True)`` while any eager step runs, in any thread;
+    the first step in sets it, the last one out puts back what was there."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._previous = False
+
+    def enter(self) -> None:
+        with self._lock:
+            if not self._running:
+                self._previous = tf.config.functions_run_eagerly()
+                tf.config.run_functions_eagerly(True)
+            self._running += 1
+
+    def exit(self) -> None:
+        with self._lock:
+            self._running -= 1
+            if not self._running:
+                tf.config.run_functions_eagerly(self._previous)
+
+
+_functions_eagerly = _FunctionsRunEagerly()
 
 
 class EagerBackend(Backend):
@@ -30,9 +57,16 @@ class EagerBackend(Backend):
     mode = "eager"
 
     def _compile(self, fn: Callable[..., Any], feeds: list[Feed]) -> Compiled:
+        # Traced once and put aside, as function mode traces it: fn fails when it is built,
+        # as in every mode (a Python error, variables made on every call, a result no mode
+        # can return), and its variables are made as tf.function makes them. Calls run fn.
+        traced = self._tracer.trace(fn, feeds, jit_compile=False)
+
         def run(values: list[np.ndarray]) -> Any:
-            previous = tf.config.functions_run_eagerly()
-            tf.config.run_functions_eagerly(True)
+            if not tf.executing_eagerly():  # called inside a graph backend's block
+                with eager_scope():
+                    return run(values)
+            _functions_eagerly.enter()
             try:
                 # tf.constant: the values are already checked arrays of the feed's dtype,
                 # and it is about twice as fast as tf.convert_to_tensor's dispatch.
@@ -49,9 +83,9 @@ class EagerBackend(Backend):
                     )
                 ) from exc
             finally:
-                tf.config.run_functions_eagerly(previous)
+                _functions_eagerly.exit()
 
-        return Compiled(run)
+        return Compiled(run, variables=traced.variables)
 
     def _keras_runner(self, model: Any) -> ModelRunner:
         return KerasLoop(model, run_eagerly=True, jit_compile=False)

@@ -8,7 +8,6 @@ from typing import Any
 from .._feeds import Feed
 from .base import Backend
 from .step import Compiled
-from .traced import trace, with_tf1_collections
 
 __all__ = ["FunctionBackend"]
 
@@ -22,7 +21,7 @@ class FunctionBackend(Backend):
     mode = "function"
 
     def _compile(self, fn: Callable[..., Any], feeds: list[Feed]) -> Compiled:
-        return trace(with_tf1_collections(fn, self._variables), feeds, jit_compile=False)
+        return self._tracer.trace(fn, feeds, jit_compile=False)
 
 
 backend_class = FunctionBackend

@@ -13,13 +13,20 @@ from typing import Any, NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from .._errors import DualTFError, UnsupportedCombinationError, error_message, format_error
+from .._errors import (
+    DualTFError,
+    ForeignObjectError,
+    UnsupportedCombinationError,
+    error_message,
+    format_error,
+    tf_cause,
+)
 from .._feeds import Feed
 from .._tf_private import load, make_callable_from_options
 from .base import Backend
 from .keras_loops import GraphLoop, ModelRunner
 from .step import Compiled
-from .tensors import as_tf_variable, variable_handle
+from .tensors import as_tf_variable, check_results, value_to_numpy, variable_handle, variables_every_call
 
 __all__ = ["GraphBackend"]
 
@@ -30,15 +37,6 @@ _CHECKPOINT_IO = frozenset(
 )
 _FEEDS = frozenset({"Placeholder", "PlaceholderV2"})
 _CHECKS = frozenset({"CheckNumerics", "CheckNumericsV2"})
-
-
-def _cause(message: str) -> str:
-    """The line of a TensorFlow error that says what went wrong, not where the op was made."""
-    scaffolding = ("Graph execution error", "Detected at node", "Node:", "Original stack trace", "[[")
-    for line in message.splitlines():
-        if line.strip() and not line[0].isspace() and not line.startswith(scaffolding):
-            return line.strip()[:300]
-    return message.strip().splitlines()[0][:300] if message.strip() else "no message"
 
 
 def _is_side_effect(op: tf.Operation) -> bool:
@@ -160,24 +158,29 @@ class GraphBackend(Backend):
         # Like tf.function: if building creates variables (a Keras layer's first call,
         # an optimizer's slots), build once more so the kept build only reads them;
         # otherwise the initializers would be ordered into, and rerun by, every step.
-        build = self._build_checked(converted, placeholders)
-        if build.created:
+        try:
             build = self._build_checked(converted, placeholders)
             if build.created:
-                raise DualTFError(
-                    format_error(
-                        "The `fn` of function()",
-                        "creating its variables only on its first call (as tf.function requires)",
-                        f"new variables on the second build: {[v.name for v in build.created]}",
-                    )
-                )
+                build = self._build_checked(converted, placeholders)
+        except BaseException:
+            self._seen = self.graph.version  # a failed build's ops are not the block's: never run them
+            raise
+        if build.created:
+            self._seen = self.graph.version
+            raise variables_every_call(f"new variables on the second build: {[v.name for v in build.created]}")
         target = tf.group(*build.must_run, name="dualtf_side_effects") if build.must_run else None
         op_count = self.graph.version - first_op
         self._seen = self.graph.version  # the build's ops run in steps, never in a catch-up
         self._initialize_new_variables()
         real = [i for i, t in enumerate(build.fetches) if t is not None]
         fetched = [t for t in build.fetches if t is not None]
-        callable_ = self._make_callable(fetched, placeholders, target)
+        if fetched or target is not None:
+            callable_ = self._make_callable(fetched, placeholders, target)
+        else:  # fn returned only Nones and had no effect: nothing to run, as in the other modes
+
+            def callable_(*values: np.ndarray, **_: Any) -> list[np.ndarray]:
+                return []
+
         structure, n_leaves = build.structure, len(build.fetches)
         graph, catch_up = self.graph, self._catch_up
 
@@ -220,7 +223,7 @@ class GraphBackend(Backend):
                 fetches.append(self._read_tensor(var) if var is not None else leaf)
                 out.append(None)
             else:
-                out.append(None if leaf is None else np.asarray(leaf))
+                out.append(None if leaf is None else value_to_numpy(leaf))
         self._seen = self.graph.version  # the read ops made above
         if fetches:
             for i, value in zip(slots, self._run(fetches), strict=True):
@@ -259,9 +262,10 @@ class GraphBackend(Backend):
         # One iterator per dataset, over dataset.repeat(), read an epoch at a time: a
         # shuffle then reshuffles each epoch from one seed stream, exactly as eager's
         # fresh iter() per epoch does (a re-initialized iterator would repeat epoch 1).
-        epochs = self._epochs.get(id(dataset))
-        if epochs is None:
-            epochs = self._epochs[id(dataset)] = self._make_epochs(dataset)
+        with self._lock:
+            epochs = self._epochs.get(id(dataset))
+            if epochs is None:
+                epochs = self._epochs[id(dataset)] = self._make_epochs(dataset)
         if epochs.size < 0:  # unknown length: a fresh pass each time (docs/data.md says what differs)
             self._run(epochs.iterator.initializer)
             while True:
@@ -299,6 +303,10 @@ class GraphBackend(Backend):
         Ops that ``fetches`` (a Session.run's) runs are left to that run. One that needs
         a feed cannot run outside a step: a DualTFError before any runs.
         """
+        with self._lock:  # one thread's catch-up at a time, never during another thread's build
+            self._catch_up_locked(fetches)
+
+    def _catch_up_locked(self, fetches: Any) -> None:
         version = self.graph.version
         if version == self._seen:
             return
@@ -324,7 +332,7 @@ class GraphBackend(Backend):
                     error_message(
                         f"Op `{op.name}` ({op.type}), made in the block of graph backend {self._label()} outside a "
                         "step, must run as eager execution would have run it; TensorFlow refused it.",
-                        f"{type(exc).__name__}: {_cause(exc.message)}",
+                        f"{type(exc).__name__}: {tf_cause(exc.message)}",
                     )
                 ) from exc
             var = variables.get(op.name)
@@ -445,7 +453,19 @@ class GraphBackend(Backend):
             return var
 
         with tf.variable_creator_scope(record), load("AutomaticControlDependencies")() as acd:
-            structure = fn(*placeholders)
+            try:
+                structure = fn(*placeholders)
+            except RuntimeError as exc:
+                if "capture an EagerTensor" not in str(exc):
+                    raise
+                raise ForeignObjectError(
+                    format_error(
+                        f"Every variable and tensor a step of graph backend {self._label()} uses",
+                        "made under this backend, in its graph",
+                        f"a variable or tensor of an eager-context backend ({tf_cause(str(exc))})",
+                    )
+                ) from exc
+            check_results(structure)
             leaves = tf.nest.flatten(structure)
             fetches = [None if leaf is None else acd.mark_as_return(tf.convert_to_tensor(leaf)) for leaf in leaves]
         return _Build(structure, fetches, created, list(acd.ops_which_must_run))

@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+import tensorflow as tf
 
-from .._errors import DualTFError, format_error
+from .._errors import DualTFError, StepError, error_message, format_error, tf_cause
 from .._feeds import Feed, bind_arguments
 from .._modes import Mode
 
@@ -27,10 +28,12 @@ class Compiled(NamedTuple):
     trace_count: Callable[[], int] | None = None
     #: Runs one step with full tracing and returns its Chrome trace (graph).
     chrome_trace: Callable[[Values], str] | None = None
-    #: The ops of the traced function (function, xla), for checks a mode makes on them.
-    ops: tuple[Any, ...] = ()
+    #: ``(type, name)`` of the traced function's ops, nested functions' included (function, xla).
+    ops: tuple[tuple[str, str], ...] = ()
     #: How a call reaches TensorFlow: "session callable", "python", "inference function", "concrete function".
     call_path: str = "python"
+    #: The variables the step reads or writes, where the mode can tell (function, xla, eager: the trace's).
+    variables: tuple[Any, ...] = ()
 
 
 class Step:
@@ -48,7 +51,7 @@ class Step:
     [2.0, 4.0]
     """
 
-    __slots__ = ("__weakref__", "_check_open", "_checks", "_compiled", "_run", "feeds", "mode")
+    __slots__ = ("__weakref__", "_check_open", "_checks", "_compiled", "_run", "feeds", "mode", "name")
 
     def __init__(
         self,
@@ -58,11 +61,14 @@ class Step:
         *,
         check_open: Callable[[], None],
         checks: Sequence[Callable[[Values], None]] = (),
+        name: str = "step",
     ):
         #: The step's feeds, in the order it takes values.
         self.feeds: tuple[Feed, ...] = tuple(feeds)
         #: The mode of the backend that compiled it.
         self.mode: Mode = mode
+        #: The name of ``fn`` (``<lambda>`` for a lambda), as errors name the step.
+        self.name = name
         self._compiled = compiled
         self._run = compiled.run
         self._check_open = check_open
@@ -117,7 +123,21 @@ class Step:
         return trace(self.bind(*args, **kwargs))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._run(self.bind(*args, **kwargs))
+        values = self.bind(*args, **kwargs)
+        try:
+            return self._run(values)
+        except RuntimeError:  # a Session closed by another thread between the check and the run
+            self._check_open()
+            raise
+        except tf.errors.OpError as exc:
+            self._check_open()  # closed by another thread while this call ran: say that
+            raise StepError(
+                error_message(
+                    f"Step `{self.name}` of mode {self.mode!r} failed while TensorFlow ran it; variables it "
+                    "updated before the failing op may keep their new values (docs/modes.md, 'Failing steps').",
+                    f"{type(exc).__name__}: {tf_cause(exc.message)}",
+                )
+            ) from exc
 
     def __repr__(self) -> str:
-        return f"Step(mode={self.mode!r}, feeds={[f.name for f in self.feeds]})"
+        return f"Step({self.name!r}, mode={self.mode!r}, feeds={[f.name for f in self.feeds]})"

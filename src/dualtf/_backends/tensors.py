@@ -8,17 +8,21 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from .._errors import DualTFError, format_error
 from .._tf_private import distributed_primary, keras_inner_variable, load
 
 __all__ = [
     "as_tf_variable",
+    "check_results",
     "eager_scope",
     "is_eager",
     "structure_to_numpy",
     "tensor_label",
     "to_numpy",
     "variable_handle",
+    "value_to_numpy",
     "variable_label",
+    "variables_every_call",
 ]
 
 
@@ -74,7 +78,40 @@ def to_numpy(value: Any) -> Any:
     var = as_tf_variable(value)
     if var is not None:
         return var.numpy()
+    return value_to_numpy(value)
+
+
+def value_to_numpy(value: Any) -> Any:
+    """NumPy for a non-TensorFlow leaf, of the dtype TensorFlow gives it (a Python float is float32)."""
+    if isinstance(value, (bool, int, float, complex)):
+        return tf.constant(value).numpy()  # type: ignore[arg-type]  # as a step's result in graph, function and xla modes
     return np.asarray(value)
+
+
+def variables_every_call(received: str) -> DualTFError:
+    """The error for a ``fn`` that makes new variables each time it is built or called, in every mode."""
+    return DualTFError(
+        format_error(
+            "The `fn` of function()",
+            "creating its variables only on its first call (as tf.function requires: create them once, "
+            "outside fn or guarded by `if self.v is None`)",
+            received,
+        )
+    )
+
+
+def check_results(structure: Any) -> None:
+    """Refuse results a step cannot return the same way in every mode (ragged and sparse tensors, datasets)."""
+    for leaf in tf.nest.flatten(structure):
+        if isinstance(leaf, (tf.RaggedTensor, tf.SparseTensor, tf.data.Dataset, tf.data.Iterator)):
+            raise DualTFError(
+                format_error(
+                    "Each result of a step's `fn`",
+                    "a dense tensor, a variable, a NumPy or Python value, or None (nested in tuples, lists or "
+                    "dicts); return a ragged tensor's .to_tensor() or a sparse one's tf.sparse.to_dense()",
+                    f"a {type(leaf).__name__}",
+                )
+            )
 
 
 def structure_to_numpy(out: Any) -> Any:

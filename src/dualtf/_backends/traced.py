@@ -2,36 +2,60 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from .._errors import tf_cause
 from .._feeds import Feed
-from .._tf_private import lower_call
+from .._tf_private import load, lower_call
 from .step import Compiled
-from .tensors import structure_to_numpy
+from .tensors import check_results, eager_scope, structure_to_numpy, variables_every_call
 
-__all__ = ["trace", "with_tf1_collections"]
+__all__ = ["Tracer", "trace", "traced_ops"]
 
 
-def with_tf1_collections(fn: Callable[..., Any], variables: Callable[[], list[tf.Variable]]) -> Callable[..., Any]:
-    """``fn`` run with the backend's variables in the traced graph's TF1 collections, as a TF1 graph has them.
+class Tracer:
+    """How a backend of the eager context (eager, function, xla) traces its steps.
 
-    TF1 code reads them there: ``tf.compat.v1.train.Optimizer.minimize(loss)`` optimizes
+    Each trace runs with a ``tf.Graph`` of the backend's own as the outer graph
+    (the one a ``tf.function``'s graph reads and writes TF1 collections through),
+    so the collections and TF1 variable store a trace sees are this backend's:
+    never the process's default graph's, never another backend's. In it the
+    backend's variables are in ``GLOBAL_VARIABLES`` and ``TRAINABLE_VARIABLES``, as
+    a TF1 graph has them: ``tf.compat.v1.train.Optimizer.minimize(loss)`` optimizes
     ``tf.compat.v1.trainable_variables()``, which inside a ``tf.function`` is otherwise empty.
     """
 
-    def in_collections(*args: Any) -> Any:
-        graph = tf.compat.v1.get_default_graph()
-        for var in variables():
-            graph.add_to_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES, var)
-            if var.trainable:
-                graph.add_to_collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES, var)
-        return fn(*args)
+    def __init__(self, variables: Callable[[], list[tf.Variable]], strategy: tf.distribute.Strategy | None):
+        self._graph = tf.Graph()
+        self._variables = variables
+        self._strategy = strategy
 
-    return in_collections
+    def trace(self, fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Compiled:
+        """:func:`trace` ``fn`` in this backend's own outer graph, with its variables in the collections."""
+        graph, variables = self._graph, self._variables
+
+        def in_collections(*args: Any) -> Any:
+            for key, wanted in (
+                (tf.compat.v1.GraphKeys.GLOBAL_VARIABLES, variables()),
+                (tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES, [v for v in variables() if v.trainable]),
+            ):
+                have = {id(v) for v in graph.get_collection(key)}
+                for var in wanted:
+                    if id(var) not in have:
+                        graph.add_to_collection(key, var)
+            return fn(*args)
+
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(graph.as_default())
+            stack.enter_context(load("eager_mode")())
+            if self._strategy is not None:  # its scope lives on the default graph: enter it in this one too
+                stack.enter_context(self._strategy.scope())
+            return trace(in_collections, feeds, jit_compile=jit_compile)
 
 
 def trace(fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Compiled:
@@ -41,28 +65,42 @@ def trace(fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Co
     causes a retrace; variables live outside the function, as in TF2.
     """
     polymorphic = tf.function(fn, input_signature=[f.spec for f in feeds], jit_compile=jit_compile, autograph=True)
-    concrete = polymorphic.get_concrete_function()
+    try:
+        concrete = polymorphic.get_concrete_function()
+    except ValueError as exc:
+        if "singleton tf.Variables" not in str(exc):
+            raise
+        raise variables_every_call(f"new variables on the second trace ({tf_cause(str(exc))})") from None
+    check_results(concrete.structured_outputs)
 
     # The concrete function skips tf.function's per-call signature matching (with
     # the feeds' signature there is nothing to match); one layer lower, its
     # inference function skips the concrete function's argument handling too.
     # tf.constant: the values are already checked arrays of the feed's dtype.
     lower = lower_call(concrete)
-    if lower is not None:
+    call = lower if lower is not None else lambda tensors: concrete(*tensors)
 
-        def run(values: list[np.ndarray]) -> Any:
-            return structure_to_numpy(lower([tf.constant(v) for v in values]))
+    def run(values: list[np.ndarray]) -> Any:
+        if not tf.executing_eagerly():  # called inside a graph backend's block
+            with eager_scope():
+                return run(values)
+        return structure_to_numpy(call([tf.constant(v) for v in values]))
 
-    else:  # pragma: no cover - only if TensorFlow moves the lower call
-
-        def run(values: list[np.ndarray]) -> Any:
-            return structure_to_numpy(concrete(*[tf.constant(v) for v in values]))
-
-    ops = tuple(concrete.graph.get_operations())
     return Compiled(
         run,
-        op_count=len(ops),
+        op_count=len(concrete.graph.get_operations()),
         trace_count=polymorphic.experimental_get_tracing_count,
-        ops=ops,
+        ops=tuple(traced_ops(concrete.graph)),
         call_path="inference function" if lower is not None else "concrete function",
+        variables=tuple(concrete.variables),
     )
+
+
+def traced_ops(graph: tf.Graph) -> list[tuple[str, str]]:
+    """``(op type, op name)`` of every op of a traced graph, those in its nested functions
+    (``tf.cond`` branches, ``tf.while_loop`` bodies, assertion guards) included."""
+    graph_def = graph.as_graph_def()
+    ops = [(node.op, node.name) for node in graph_def.node]
+    for function in graph_def.library.function:
+        ops.extend((node.op, node.name) for node in function.node_def)
+    return ops

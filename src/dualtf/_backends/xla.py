@@ -12,7 +12,6 @@ from .._feeds import Feed
 from .base import Backend
 from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled
-from .traced import trace, with_tf1_collections
 
 __all__ = ["XlaBackend"]
 
@@ -22,6 +21,10 @@ _ITERATOR = (
 )
 _SUMMARY = ("a tf.summary write", "Return the value from the step and write the summary outside it")
 _PY_FUNC = ("a Python function (tf.py_function / tf.numpy_function)", "Compute it outside the step and feed it")
+_ASSERT = (
+    "an assertion (tf.debugging.assert_*, tf.debugging.Assert or check_numerics), which XLA compiles to nothing",
+    "Check the values outside the step (return them), or run the check in a step of mode 'function'",
+)
 
 #: Ops XLA cannot compile, found in the traced step before its first call: (what it is, what to do instead).
 _UNCOMPILABLE: dict[str, tuple[str, str]] = {
@@ -39,6 +42,7 @@ _UNCOMPILABLE: dict[str, tuple[str, str]] = {
         _SUMMARY,
     ),
     **dict.fromkeys(("EagerPyFunc", "PyFunc", "PyFuncStateless"), _PY_FUNC),
+    **dict.fromkeys(("Assert", "CheckNumerics", "CheckNumericsV2"), _ASSERT),
 }
 
 
@@ -53,16 +57,26 @@ class XlaBackend(Backend):
     mode = "xla"
 
     def _compile(self, fn: Callable[..., Any], feeds: list[Feed]) -> Compiled:
-        compiled = trace(with_tf1_collections(fn, self._variables), feeds, jit_compile=self.strategy is None)
-        for op in compiled.ops:
-            refusal = _UNCOMPILABLE.get(op.type)
+        strings = [f.name for f in feeds if f.dtype == tf.string]
+        if strings:
+            raise DualTFError(
+                error_message(
+                    f"Feed `{strings[0]}` of a step of mode 'xla' must not be of dtype string: XLA cannot compile "
+                    "string tensors. Turn the strings into numbers before the step (a lookup table, "
+                    "tf.strings.to_number), or run this step in mode 'function'.",
+                    f"a string feed `{strings[0]}`",
+                )
+            )
+        compiled = self._tracer.trace(fn, feeds, jit_compile=self.strategy is None)
+        for op_type, op_name in compiled.ops:
+            refusal = _UNCOMPILABLE.get(op_type)
             if refusal is not None:
                 what, instead = refusal
                 raise DualTFError(
                     error_message(
-                        f"A step of mode 'xla' must not contain {what} (op `{op.name}`): XLA cannot compile "
-                        f"{op.type}. {instead}, or run this step in mode 'function'.",
-                        f"a step that calls {op.type}",
+                        f"A step of mode 'xla' must not contain {what} (op `{op_name}`): XLA cannot compile "
+                        f"{op_type}. {instead}, or run this step in mode 'function'.",
+                        f"a step that calls {op_type}",
                     )
                 )
         return compiled
