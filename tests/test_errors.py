@@ -61,7 +61,9 @@ def test_unknown_option_and_bad_seed():
         dualtf.backend("eager", jit=True)
     with pytest.raises(dualtf.DualTFError, match=r"option of mode 'graph' must be one of: config"):
         dualtf.backend("graph", cnofig=None)
-    with pytest.raises(dualtf.DualTFError, match=r"seed must be an int in \[0, 2\*\*32 - 1\], or None\. Received: seed='1'"):
+    with pytest.raises(
+        dualtf.DualTFError, match=r"seed must be an int in \[0, 2\*\*32 - 1\], or None\. Received: seed='1'"
+    ):
         dualtf.backend("graph", seed="1")
     with pytest.raises(
         dualtf.DualTFError,

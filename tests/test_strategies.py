@@ -150,6 +150,9 @@ def test_discovery_reasons(monkeypatch):
 
 
 def test_configure_virtual_cpus_too_late_is_named():
+    # Run first in a fresh worker (pytest -n 2), TensorFlow has not set up its devices yet and a
+    # call with 3 would still work — and give every later test 3 CPUs. Initialize them first.
+    assert len(tf.config.list_logical_devices("CPU")) == 2
     dualtf.configure_virtual_cpus(2)  # what the session already has: a no-op
     with pytest.raises(
         dualtf.DualTFError,

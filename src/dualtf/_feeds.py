@@ -67,7 +67,7 @@ def coerce_value(value: Any, dtype: tf.DType, shape: Shape, subject: str) -> np.
     [1, 2]
     """
     arr = value if type(value) is np.ndarray else as_array(value, subject)
-    if arr.dtype != dtype.as_numpy_dtype:
+    if arr.dtype != dtype.as_numpy_dtype or arr.dtype == object:  # a string feed's dtype is object: check items
         arr = _cast(arr, dtype, subject)
     if shape is not None and (
         arr.ndim != len(shape) or any(d is not None and d != got for d, got in zip(shape, arr.shape, strict=True))
@@ -90,11 +90,8 @@ def as_array(value: Any, subject: str) -> np.ndarray:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged nested lists
         raise FeedError(format_error(subject, "a rectangular array", f"{type(value).__name__} ({exc})")) from None
-    if arr.dtype == object and arr.size and _object_kind(arr) is None:
-        first = next(x for x in arr.flat if not isinstance(x, (str, bytes, int)) or isinstance(x, bool))
-        raise FeedError(
-            format_error(subject, _VALUE, f"an object array from {type(value).__name__} holding {type(first).__name__}")
-        )
+    if arr.dtype == object:
+        _object_kind(arr, subject)
     return arr
 
 
@@ -112,14 +109,16 @@ def _refuse_tf_object(subject: str, received: str) -> NoReturn:
     )
 
 
-def _object_kind(arr: np.ndarray) -> str | None:
-    """What an object array holds that a feed can take: "s" (str/bytes), "n" (Python ints beyond 64 bits)."""
+def _object_kind(arr: np.ndarray, subject: str) -> str:
+    """What an object array holds that a feed can take: "s" (str/bytes; also when empty), "n" (Python
+    ints beyond 64 bits); anything else is a FeedError."""
     items = arr.ravel().tolist()
     if all(isinstance(x, (str, bytes)) for x in items):
         return "s"
     if all(isinstance(x, int) and not isinstance(x, bool) for x in items):
         return "n"
-    return None
+    held = ", ".join(sorted({type(x).__name__ for x in items}))
+    raise FeedError(format_error(subject, _VALUE + " (all of one kind)", f"an object array holding {held}"))
 
 
 def _source_kind(arr: np.ndarray, subject: str) -> tuple[np.ndarray, str]:
@@ -132,7 +131,7 @@ def _source_kind(arr: np.ndarray, subject: str) -> tuple[np.ndarray, str]:
     if kind in "US":
         return arr, "s"
     if kind == "O":
-        return arr, _object_kind(arr) or "s"  # an empty object array: nothing to convert
+        return arr, _object_kind(arr, subject)
     if kind == "V" and arr.dtype.fields is None:  # ml_dtypes: bfloat16, float8_*, int4
         try:
             source = tf.as_dtype(arr.dtype)
@@ -152,17 +151,18 @@ def _cast(arr: np.ndarray, dtype: tf.DType, subject: str) -> np.ndarray:
     shown = arr.dtype  # named in messages: the user's dtype, not the one compared in
     arr, src = _source_kind(arr, subject)
     if dtype == tf.string:
-        if src == "s":
-            return arr if arr.dtype == object else arr.astype(object)
+        if src == "s":  # as TensorFlow holds them: bytes, a str encoded as UTF-8
+            items = [x.encode() if isinstance(x, str) else bytes(x) for x in arr.ravel().tolist()]
+            out = np.empty(len(items), dtype=object)
+            out[:] = items
+            return out.reshape(arr.shape)
         raise FeedError(format_error(subject, "strings (dtype string)", f"an array of {arr.dtype}"))
     castable = f"castable to {dtype.name}"
     if src == "s":
         raise FeedError(format_error(subject, castable, f"an array of strings ({arr.dtype})"))
-    if dtype.is_complex:
-        return arr.astype(target) if src != "n" else np.array([complex(x) for x in arr.flat], target).reshape(arr.shape)
-    if src == "c":
+    if src == "c" and not dtype.is_complex:
         raise FeedError(format_error(subject, castable, f"an array of complex numbers ({arr.dtype})"))
-    if dtype.is_floating:
+    if dtype.is_floating or dtype.is_complex:
         return _to_float(arr, src, dtype, target, subject)
     if dtype.is_bool:
         if src == "b" or (src != "n" and np.isin(arr, (0, 1)).all()):
@@ -181,11 +181,12 @@ def _to_float(arr: np.ndarray, src: str, dtype: tf.DType, target: np.dtype[Any],
             src = "n!"
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked next
         out = arr.astype(target)
-    if arr.size and (src == "n!" or not np.isfinite(out.astype(np.float64)).all()):
-        finite = np.isfinite(arr.astype(np.float64)) if src != "n!" else np.ones(arr.shape, bool)
-        overflow = finite & ~np.isfinite(out.astype(np.float64))
+    wide = np.complex128 if dtype.is_complex or src == "c" else np.float64  # isfinite has no bfloat16 loop
+    if arr.size and (src == "n!" or not np.isfinite(out.astype(wide)).all()):
+        finite = np.isfinite(arr.astype(wide)) if src != "n!" else np.ones(arr.shape, bool)
+        overflow = finite & ~np.isfinite(out.astype(wide))
         if overflow.any():
-            biggest = float(dtype.max)
+            biggest = float(dtype.real_dtype.max)
             raise FeedError(
                 format_error(
                     subject,

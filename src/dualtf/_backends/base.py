@@ -508,7 +508,7 @@ class Backend(abc.ABC):
         leaves = tf.nest.flatten(structure)
         for leaf in leaves:
             self._check_value(leaf)
-        with self._lock:
+        with self._lock, self._scope():
             values = self._evaluate(leaves)
         return tf.nest.pack_sequence_as(structure, values)
 
@@ -528,7 +528,7 @@ class Backend(abc.ABC):
         var = self._check_variable(variable)
         shape = tuple(var.shape.as_list()) if var.shape.rank is not None else None
         arr = coerce_value(value, var.dtype.base_dtype, shape, f"The value for variable `{variable_label(var)}`")
-        with self._lock:
+        with self._lock, self._scope():
             self._assign(var, arr)
 
     @property

@@ -26,7 +26,14 @@ from .._tf_private import load, make_callable_from_options
 from .base import Backend
 from .keras_loops import GraphLoop, ModelRunner
 from .step import Compiled
-from .tensors import as_tf_variable, check_results, value_to_numpy, variable_handle, variables_every_call
+from .tensors import (
+    as_tf_variable,
+    check_results,
+    value_to_numpy,
+    variable_handle,
+    variables_every_call,
+    without_operations,
+)
 
 __all__ = ["GraphBackend"]
 
@@ -465,6 +472,7 @@ class GraphBackend(Backend):
                         f"a variable or tensor of an eager-context backend ({tf_cause(str(exc))})",
                     )
                 ) from exc
+            structure = without_operations(structure)
             check_results(structure)
             leaves = tf.nest.flatten(structure)
             fetches = [None if leaf is None else acd.mark_as_return(tf.convert_to_tensor(leaf)) for leaf in leaves]

@@ -23,6 +23,7 @@ __all__ = [
     "value_to_numpy",
     "variable_label",
     "variables_every_call",
+    "without_operations",
 ]
 
 
@@ -98,6 +99,12 @@ def variables_every_call(received: str) -> DualTFError:
             received,
         )
     )
+
+
+def without_operations(structure: Any) -> Any:
+    """``structure`` with each ``tf.Operation`` (``v.assign(x, read_value=False)`` in a graph) as None:
+    it still runs, and a step returns None for it in every mode, as eager and ``Session.run`` do."""
+    return tf.nest.map_structure(lambda leaf: None if isinstance(leaf, tf.Operation) else leaf, structure)
 
 
 def check_results(structure: Any) -> None:

@@ -13,7 +13,7 @@ from .._errors import tf_cause
 from .._feeds import Feed
 from .._tf_private import load, lower_call
 from .step import Compiled
-from .tensors import check_results, eager_scope, structure_to_numpy, variables_every_call
+from .tensors import check_results, eager_scope, structure_to_numpy, variables_every_call, without_operations
 
 __all__ = ["Tracer", "trace", "traced_ops"]
 
@@ -48,7 +48,7 @@ class Tracer:
                 for var in wanted:
                     if id(var) not in have:
                         graph.add_to_collection(key, var)
-            return fn(*args)
+            return without_operations(fn(*args))
 
         with contextlib.ExitStack() as stack:
             stack.enter_context(graph.as_default())
