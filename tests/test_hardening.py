@@ -324,3 +324,96 @@ def test_seeded_backends_closed_in_any_order_put_back_the_seeds():
     second.close()
     assert random.getstate() == expected
     assert tf.compat.v1.get_seed(None)[0] is None
+
+
+MIXED = """
+import random
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import dualtf
+
+
+def _clean():
+    assert tf.compat.v1.get_seed(None)[0] is None
+    assert not tf.config.functions_run_eagerly()
+    assert tf.executing_eagerly()
+    assert keras.src.backend.common.global_state.get_global_attribute("global_random_seed") is None
+
+
+def test_raw_tf1_session():
+    _clean()
+    with tf.Graph().as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None])
+        with tf.compat.v1.Session() as sess:
+            assert sess.run(x * 2, {x: [1.0]}).tolist() == [2.0]
+
+
+def test_raw_eager_unseeded_draws_differ():
+    _clean()
+    random.seed()
+    assert random.random() != random.random()
+    assert not np.array_equal(tf.random.uniform([4]).numpy(), tf.random.uniform([4]).numpy())
+
+
+def test_keras_sequential():
+    _clean()
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.ones((4, 2)), np.zeros((4, 1)), epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("mode", dualtf.MODES)
+def test_dualtf_seeded(mode):
+    _clean()
+    with dualtf.backend(mode, seed=123) as be:
+        be.evaluate(be.variable(tf.random.uniform([2], seed=1)))
+    first, second = dualtf.backend("eager", seed=9), dualtf.backend(mode, seed=4)
+    first.close()  # out of order: not entered, so allowed, and the state still ends clean
+    second.close()
+    _clean()
+"""
+
+
+@pytest.mark.parametrize("order", ["1", "2", "3", "xdist"])
+def test_raw_tensorflow_keras_and_dualtf_tests_mix_in_any_order(pytester, order):
+    pytester.makepyfile(test_mixed=MIXED)
+    args = ["-n", "2", "-p", "no:randomly"] if order == "xdist" else ["-p", "randomly", f"--randomly-seed={order}"]
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=7)
+
+
+@pytest.mark.dualtf(modes=["graph", "function", "xla"])
+def test_a_thousand_calls_add_no_ops_and_no_traces(dualtf_backend):
+    be = dualtf_backend
+    w = be.variable([1.0, 2.0])
+    step = be.function(lambda x: w.assign_add(x), [be.feed("x", tf.float32, [2])])
+    ops = be.graph.version if be.mode == "graph" else step.trace_count
+    for _ in range(1000):
+        step([1.0, 1.0])
+    assert (be.graph.version if be.mode == "graph" else step.trace_count) == ops
+    assert be.evaluate(w).tolist() == [1001.0, 1002.0]
+
+
+def test_misused_api_is_named_alike(dualtf_backend):
+    be = dualtf_backend
+    x = be.feed("x", tf.float32, [None])
+    for leaf in (object(), x):
+        with pytest.raises(dualtf.FeedError, match=r"Each value to evaluate must be a rectangular array"):
+            be.evaluate({"a": leaf})
+    assert be.evaluate(["abc", 1.5]) == [b"abc", np.float32(1.5)]
+    with pytest.raises(dualtf.FeedError, match=r"initial value of the variable must be a rectangular array"):
+        be.evaluate(be.variable(lambda: [[1.0], [1.0, 2.0]]))
+    for feeds in ({"x": x}, (f for f in [x]), x):
+        with pytest.raises(dualtf.FeedError, match=r"The `feeds` of function\(\) must be a list of Feed objects"):
+            be.function(tf.identity, feeds)
+    with pytest.raises(dualtf.DualTFError, match=r"The variable must be a tf.Variable"):
+        be.assign(be.constant(1.0), 2.0)
+    if be.mode == "xla":
+        with pytest.raises(dualtf.DualTFError, match=r"mode 'xla' must not return strings"):
+            be.function(lambda x: "hi", [x])
+    else:
+        assert be.function(lambda x: "hi", [x])([1.0]) == b"hi"

@@ -323,8 +323,12 @@ class Backend(abc.ABC):
         if not isinstance(trainable, bool):
             raise DualTFError(format_error(f"`trainable` of {subject.lower()}", "True or False", f"{trainable!r}"))
         tf_dtype = _dtype_argument(dtype, f"The dtype of {subject.lower()}")
-        if not callable(initial):  # a callable is an initializer, called when the variable is made
-            initial = _initial_value(initial, tf_dtype, f"The initial value of {subject.lower()}")
+        what = f"The initial value of {subject.lower()}"
+        if callable(initial):  # an initializer, called where TensorFlow makes the value: check what it gives
+            made = initial
+            initial = lambda: _initial_value(made(), tf_dtype, what)  # noqa: E731
+        else:
+            initial = _initial_value(initial, tf_dtype, what)
         how = variable_aggregation(aggregation, self.strategy is not None)
         with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable):
             var = tf.Variable(initial, name=name, dtype=tf_dtype, trainable=trainable, aggregation=how)

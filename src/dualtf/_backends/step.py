@@ -34,6 +34,8 @@ class Compiled(NamedTuple):
     call_path: str = "python"
     #: The variables the step reads or writes, where the mode can tell (function, xla, eager: the trace's).
     variables: tuple[Any, ...] = ()
+    #: The dtypes of the traced function's results (function, xla, eager: the trace's).
+    result_dtypes: tuple[Any, ...] = ()
 
 
 class Step:

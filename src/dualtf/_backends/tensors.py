@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
 from .._errors import DualTFError, format_error
+from .._feeds import as_array
 from .._tf_private import distributed_primary, keras_inner_variable, load
 
 __all__ = [
@@ -83,10 +83,13 @@ def to_numpy(value: Any) -> Any:
 
 
 def value_to_numpy(value: Any) -> Any:
-    """NumPy for a non-TensorFlow leaf, of the dtype TensorFlow gives it (a Python float is float32)."""
-    if isinstance(value, (bool, int, float, complex)):
-        return tf.constant(value).numpy()  # type: ignore[arg-type]  # as a step's result in graph, function and xla modes
-    return np.asarray(value)
+    """NumPy for a non-TensorFlow leaf, of the dtype TensorFlow gives it (a Python float is float32);
+    a leaf that is no value (an object, a Feed) is a FeedError."""
+    if isinstance(value, (bool, int, float, complex, str, bytes)):
+        # as a step's result in graph, function and xla modes: 1.5 is float32, "a" is b"a"
+        with eager_scope():  # not an op in a graph backend's graph
+            return tf.constant(value).numpy()  # type: ignore[arg-type]
+    return as_array(value, "Each value to evaluate")
 
 
 def variables_every_call(received: str) -> DualTFError:

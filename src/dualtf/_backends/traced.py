@@ -93,6 +93,7 @@ def trace(fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Co
         ops=tuple(traced_ops(concrete.graph)),
         call_path="inference function" if lower is not None else "concrete function",
         variables=tuple(concrete.variables),
+        result_dtypes=tuple(t.dtype for t in concrete.outputs),
     )
 
 

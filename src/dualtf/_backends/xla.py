@@ -68,6 +68,14 @@ class XlaBackend(Backend):
                 )
             )
         compiled = self._tracer.trace(fn, feeds, jit_compile=self.strategy is None)
+        if tf.string in compiled.result_dtypes:
+            raise DualTFError(
+                error_message(
+                    "A step of mode 'xla' must not return strings: XLA cannot compile string tensors. Return "
+                    "numbers and make the strings outside the step, or run this step in mode 'function'.",
+                    "a step with a string result",
+                )
+            )
         for op_type, op_name in compiled.ops:
             refusal = _UNCOMPILABLE.get(op_type)
             if refusal is not None:
