@@ -84,8 +84,11 @@ def feeds_sum(be: Backend) -> Step:
     return be.function(tf.add, [a, b])
 
 
-def mlp_training(be: Backend, *, learning_rate: float = 1e-2, init_seed: int = 0) -> Step:
+def mlp_training(be: Backend, *, learning_rate: float = 1e-2, init_seed: int = 0, steps_per_call: int = 1) -> Step:
     """One training step of a 64-32-10 MLP: Keras layers, ``tf.GradientTape``, Keras Adam.
+
+    With ``steps_per_call=K`` a call runs K steps on batches stacked K deep
+    and returns the K losses (:meth:`dualtf.Backend.function`).
 
     The layers' initializers are seeded, so every mode starts from the same
     weights; the step returns the batch's mean cross-entropy loss. The same
@@ -126,7 +129,7 @@ def mlp_training(be: Backend, *, learning_rate: float = 1e-2, init_seed: int = 0
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
-    return be.function(train_step, [x, y])
+    return be.function(train_step, [x, y], steps_per_call=steps_per_call)
 
 
 def digits(batch: int = 32, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,15 @@ import numpy as np
 import tensorflow as tf
 from typing_extensions import Self
 
-from .._errors import ClosedBackendError, DualTFError, FeedError, ForeignObjectError, format_error
+from .._errors import (
+    ClosedBackendError,
+    DualTFError,
+    FeedError,
+    ForeignObjectError,
+    UnsupportedCombinationError,
+    check_int,
+    format_error,
+)
 from .._feeds import FEEDABLE, Feed, as_array, coerce_value, normalize_shape
 from .._global_state import GlobalState, seed_everything
 from .._modes import Mode
@@ -31,6 +39,7 @@ from .._strategies import strategy_name
 from .._tf_private import dataset_variant
 from .distribute import REDUCTIONS, batch_check, distributed, resolve_strategy
 from .distribute import aggregation as variable_aggregation
+from .fused import STEP_OUTPUTS, fused, stacked_check, stacked_shape
 from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled, Step
 from .tensors import as_tf_variable, eager_scope, is_eager, tensor_label, to_numpy, variable_handle, variable_label
@@ -446,7 +455,15 @@ class Backend(abc.ABC):
             raise DualTFError(format_error("The model of keras()", "a keras.Model", f"{type(model).__name__}"))
         return self._keras_runner(model)
 
-    def function(self, fn: Callable[..., Any], feeds: Sequence[Feed], *, reduce: str = "mean") -> Step:
+    def function(
+        self,
+        fn: Callable[..., Any],
+        feeds: Sequence[Feed],
+        *,
+        reduce: str = "mean",
+        steps_per_call: int = 1,
+        step_outputs: str = "stack",
+    ) -> Step:
         """Compile ``fn`` into a step taking one value per feed, returning NumPy.
 
         ``fn`` receives one tensor per feed, in order. Side effects (variable
@@ -460,6 +477,13 @@ class Backend(abc.ABC):
         and each output is reduced across replicas by ``reduce``: ``"mean"``,
         ``"sum"`` or ``"concat"`` (joined along the first dimension). Without a
         strategy ``reduce`` has nothing to do.
+
+        With ``steps_per_call=K`` one call runs K steps in one loop (graph: a
+        while loop in the Session's graph; function and xla: one traced, or
+        compiled, function; eager: a Python loop): each feed takes K values
+        stacked along a new first axis, the variables end exactly as after K
+        single calls, and each result comes back as ``step_outputs`` says:
+        ``"stack"`` (all K, stacked), ``"last"``, ``"sum"`` or ``"mean"``.
 
         >>> import dualtf, tensorflow as tf
         >>> with dualtf.backend("xla") as be:
@@ -487,6 +511,21 @@ class Backend(abc.ABC):
             )
         name = str(getattr(fn, "__name__", type(fn).__name__))
         _check_arity(fn, name, [f.name for f in feeds])
+        steps = check_int("steps_per_call", steps_per_call, 1)
+        if step_outputs not in STEP_OUTPUTS:
+            raise DualTFError(
+                format_error(
+                    "The `step_outputs` of function()", f"one of {', '.join(STEP_OUTPUTS)}", f"{step_outputs!r}"
+                )
+            )
+        if steps > 1 and self.strategy is not None:
+            raise UnsupportedCombinationError(
+                format_error(
+                    f"steps_per_call={steps} with strategy {self.strategy_name!r}",
+                    "used without a strategy (fused steps under a strategy are not supported yet)",
+                    f"a backend of mode {self.mode!r} with strategy {self.strategy_name!r}",
+                )
+            )
         checks = []
         if self.strategy is not None:
             fn = distributed(fn, feeds, self.strategy, reduce, self._per_replica)
@@ -496,6 +535,23 @@ class Backend(abc.ABC):
             compiled = self._compile(fn, list(feeds))
         for var in compiled.variables:
             self._check_variable(var, f"Variable `{variable_label(var)}`, used by step `{name}`,")
+        if steps > 1:  # the single step above made fn's variables and says what a step returns
+            with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable):
+                stacked = [
+                    Feed(f.name, f.dtype, shape, self.serial, self._placeholder(f"{f.name}_steps", f.dtype, shape))
+                    for f in feeds
+                    for shape in [stacked_shape(f.shape, steps)]
+                ]
+                compiled = self._compile(fused(fn, compiled.result_spec, steps, step_outputs), stacked)
+            return Step(
+                self.mode,
+                stacked,
+                compiled,
+                check_open=self._check_open,
+                checks=[stacked_check(stacked, steps)],
+                name=name,
+                steps_per_call=steps,
+            )
         return Step(self.mode, feeds, compiled, check_open=self._check_open, checks=checks, name=name)
 
     def evaluate(self, structure: Any) -> Any:

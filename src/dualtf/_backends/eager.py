@@ -85,7 +85,9 @@ class EagerBackend(Backend):
             finally:
                 _functions_eagerly.exit()
 
-        return Compiled(run, variables=traced.variables)
+        return Compiled(
+            run, variables=traced.variables, result_dtypes=traced.result_dtypes, result_spec=traced.result_spec
+        )
 
     def _keras_runner(self, model: Any) -> ModelRunner:
         return KerasLoop(model, run_eagerly=True, jit_compile=False)

@@ -216,7 +216,14 @@ class GraphBackend(Backend):
             traced(*values, run_metadata=metadata)
             return str(load("Timeline")(metadata.step_stats, self.graph).generate_chrome_trace_format())
 
-        return Compiled(run, op_count=op_count, chrome_trace=chrome_trace, call_path="session callable")
+        spec = [None if t is None else tf.TensorSpec(t.shape, t.dtype) for t in build.fetches]
+        return Compiled(
+            run,
+            op_count=op_count,
+            chrome_trace=chrome_trace,
+            call_path="session callable",
+            result_spec=tf.nest.pack_sequence_as(structure, spec),
+        )
 
     def _evaluate(self, leaves: list[Any]) -> list[Any]:
         self._catch_up()

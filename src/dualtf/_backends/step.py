@@ -36,6 +36,8 @@ class Compiled(NamedTuple):
     variables: tuple[Any, ...] = ()
     #: The dtypes of the traced function's results (function, xla, eager: the trace's).
     result_dtypes: tuple[Any, ...] = ()
+    #: What one step returns: fn's structure with a ``tf.TensorSpec`` (or None) per leaf.
+    result_spec: Any = None
 
 
 class Step:
@@ -53,7 +55,17 @@ class Step:
     [2.0, 4.0]
     """
 
-    __slots__ = ("__weakref__", "_check_open", "_checks", "_compiled", "_run", "feeds", "mode", "name")
+    __slots__ = (
+        "__weakref__",
+        "_check_open",
+        "_checks",
+        "_compiled",
+        "_run",
+        "feeds",
+        "mode",
+        "name",
+        "steps_per_call",
+    )
 
     def __init__(
         self,
@@ -64,6 +76,7 @@ class Step:
         check_open: Callable[[], None],
         checks: Sequence[Callable[[Values], None]] = (),
         name: str = "step",
+        steps_per_call: int = 1,
     ):
         #: The step's feeds, in the order it takes values.
         self.feeds: tuple[Feed, ...] = tuple(feeds)
@@ -71,6 +84,8 @@ class Step:
         self.mode: Mode = mode
         #: The name of ``fn`` (``<lambda>`` for a lambda), as errors name the step.
         self.name = name
+        #: Steps of ``fn`` one call runs (``be.function(..., steps_per_call=K)``); feeds are stacked K deep.
+        self.steps_per_call = steps_per_call
         self._compiled = compiled
         self._run = compiled.run
         self._check_open = check_open

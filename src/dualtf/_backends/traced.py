@@ -94,7 +94,12 @@ def trace(fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Co
         call_path="inference function" if lower is not None else "concrete function",
         variables=tuple(concrete.variables),
         result_dtypes=tuple(t.dtype for t in concrete.outputs),
+        result_spec=tf.nest.map_structure(_spec, concrete.structured_outputs),
     )
+
+
+def _spec(leaf: Any) -> tf.TensorSpec | None:
+    return None if leaf is None else tf.TensorSpec(leaf.shape, leaf.dtype)
 
 
 def traced_ops(graph: tf.Graph) -> list[tuple[str, str]]:

@@ -1,0 +1,87 @@
+"""Fused steps: K steps of ``fn`` in one call, over feeds stacked along a new first axis.
+
+One loop serves every mode, because ``tf.while_loop`` is what each mode makes of it:
+graph mode builds it into the Session's graph (a while op the Session runs), function
+and xla trace it into one function (xla compiles the whole loop), and eager runs it as
+a Python loop, op by op. The loop body calls ``fn`` once per step, in order
+(``parallel_iterations=1``), so the state after a call is exactly that of K single calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from .._errors import FeedError, format_error
+from .._feeds import Feed
+from .tensors import without_operations
+
+__all__ = ["STEP_OUTPUTS", "fused", "stacked_check", "stacked_shape"]
+
+#: What a fused step returns for each of ``fn``'s results: all K stacked, the last, their sum or mean.
+STEP_OUTPUTS = ("stack", "last", "sum", "mean")
+
+
+def stacked_shape(shape: tuple[int | None, ...] | None, steps: int) -> tuple[int | None, ...] | None:
+    """A feed's shape with the steps axis in front (``None``, any shape, stays ``None``)."""
+    return None if shape is None else (steps, *shape)
+
+
+def stacked_check(feeds: Sequence[Feed], steps: int) -> Callable[[list[np.ndarray]], None]:
+    """The check that every value has the steps axis first (a feed of any shape cannot say it)."""
+
+    def check(values: list[np.ndarray]) -> None:
+        for feed, value in zip(feeds, values, strict=True):
+            if value.ndim == 0 or value.shape[0] != steps:
+                raise FeedError(
+                    format_error(
+                        f"Feed `{feed.name}` of a step of {steps} steps per call",
+                        f"stacked: one value per step along a first axis of size {steps}",
+                        f"shape {value.shape}",
+                    )
+                )
+
+    return check
+
+
+def fused(fn: Callable[..., Any], result_spec: Any, steps: int, outputs: str) -> Callable[..., Any]:
+    """``fn`` run ``steps`` times on slices of stacked inputs; results as ``outputs`` says.
+
+    ``result_spec`` is what one step returns (``tf.TensorSpec`` or None per leaf), from
+    the single step built first — that build also made ``fn``'s variables, so the loop
+    body never creates one.
+    """
+    leaves = tf.nest.flatten(result_spec)
+    specs = [spec for spec in leaves if spec is not None]
+
+    def run_steps(*stacked: tf.Tensor) -> Any:
+        def body(i: tf.Tensor, *arrays: tf.TensorArray) -> tuple[Any, ...]:
+            out = tf.nest.flatten(without_operations(fn(*[value[i] for value in stacked])))
+            tensors = [tf.convert_to_tensor(t, dtype=s.dtype) for t, s in zip(_real(out), specs, strict=True)]
+            return (i + 1, *[array.write(i, t) for array, t in zip(arrays, tensors, strict=True)])
+
+        arrays = [tf.TensorArray(s.dtype, size=steps, element_shape=s.shape, infer_shape=False) for s in specs]
+        _, *done = tf.while_loop(
+            lambda i, *_: i < steps, body, (tf.constant(0), *arrays), parallel_iterations=1, maximum_iterations=steps
+        )
+        results = iter([_reduce(array.stack(), outputs) for array in done])
+        return tf.nest.pack_sequence_as(result_spec, [None if spec is None else next(results) for spec in leaves])
+
+    return run_steps
+
+
+def _real(leaves: list[Any]) -> list[Any]:
+    return [leaf for leaf in leaves if leaf is not None]
+
+
+def _reduce(stacked: tf.Tensor, outputs: str) -> tf.Tensor:
+    if outputs == "stack":
+        return stacked
+    if outputs == "last":
+        return stacked[-1]
+    if outputs == "sum":
+        return tf.reduce_sum(stacked, axis=0)
+    return tf.reduce_mean(stacked, axis=0)
