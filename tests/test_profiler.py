@@ -24,7 +24,7 @@ def test_profile_records_every_figure(dualtf_mode):
     assert 0 < row.p10_s <= row.median_s <= row.p90_s
     assert row.build_s > 0 and row.first_call_s > 0
     assert row.examples_per_s is None  # the feed's first dimension is fixed: no batch
-    assert row.host_rss_growth_bytes >= 0
+    assert row.host_rss_bytes > 0 and row.steps_per_call == 1
     assert row.device_peak_bytes is None or row.device_peak_bytes >= 0
     if dualtf_mode in ("function", "xla"):
         assert row.traces == 1 and row.op_count > 0

@@ -27,9 +27,11 @@ __all__ = ["ModeProfile", "ProfileReport", "profile"]
 
 
 def _batch_size(step: Any, values: list[Any]) -> int | None:
+    """Examples one call takes: the first ``None`` dimension's size (after a fused step's steps axis)."""
+    axis = 1 if step.steps_per_call > 1 else 0
     for feed, value in zip(step.feeds, values, strict=True):
-        if feed.shape and feed.shape[0] is None and getattr(value, "ndim", 0) >= 1:
-            return int(value.shape[0])
+        if feed.shape and len(feed.shape) > axis and feed.shape[axis] is None and getattr(value, "ndim", 0) > axis:
+            return int(value.shape[axis]) * int(step.steps_per_call)
     return None
 
 
@@ -107,7 +109,7 @@ def profile(
                 index,
                 len(cells),
             )
-        rss_before = measure.host_peak_rss_bytes()
+        rss_before = measure.host_rss_bytes()
         measure.device_memory(reset=True)
         try:
             be = backend(mode, seed=seed, strategy=strategy)
@@ -167,7 +169,9 @@ def _measure_cell(
         examples_per_s=None if batch is None else batch / summary.median,
         traces=step.trace_count,
         op_count=step.op_count,
-        host_rss_growth_bytes=max(0, measure.host_peak_rss_bytes() - rss_before),
+        host_rss_bytes=(rss_after := measure.host_rss_bytes()),
+        host_rss_change_bytes=rss_after - rss_before,
+        steps_per_call=step.steps_per_call,
         device_peak_bytes=None if device is None else device[1],
     )
 

@@ -7,14 +7,12 @@ Only this module touches clocks. Statistics live in :mod:`.stats`, rendering in
 from __future__ import annotations
 
 import gc
-import resource
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Timing", "calibrate", "host_peak_rss_bytes", "steady_state", "timed"]
+__all__ = ["Timing", "calibrate", "host_rss_bytes", "steady_state", "timed"]
 
 
 @dataclass(frozen=True)
@@ -77,14 +75,17 @@ def steady_state(call: Callable[[], Any], calls: int, warmup: int) -> Timing:
     return Timing(tuple(times))
 
 
-def host_peak_rss_bytes() -> int:
-    """The process's peak resident set size so far, in bytes.
+def host_rss_bytes() -> int:
+    """The process's resident set size now, in bytes (not the peak, which only grows: a
+    mode's figure would then depend on which modes ran before it).
 
-    >>> host_peak_rss_bytes() > 0
+    >>> host_rss_bytes() > 0
     True
     """
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)  # Linux reports KiB
+    import psutil
+
+    gc.collect()
+    return int(psutil.Process().memory_info().rss)
 
 
 def device_memory(reset: bool = False) -> tuple[str, int] | None:

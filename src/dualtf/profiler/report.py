@@ -29,8 +29,17 @@ class ModeProfile:
     examples_per_s: float | None
     traces: int | None
     op_count: int | None
-    host_rss_growth_bytes: int
+    #: The process's resident memory after the mode's block ran, and its change over the block.
+    host_rss_bytes: int
+    host_rss_change_bytes: int
     device_peak_bytes: int | None
+    #: Steps one call runs (a fused step, ``steps_per_call=K``); the timings are per call.
+    steps_per_call: int = 1
+
+    @property
+    def median_step_s(self) -> float:
+        """The median time of one step: per call over the steps each call runs."""
+        return self.median_s / self.steps_per_call
 
 
 def _time(seconds: float) -> str:
@@ -87,12 +96,17 @@ class ProfileReport:
             "examples/s",
             "traces",
             "ops",
-            "host RSS +",
+            "host RSS (Δ)",
             "device peak",
         ]
         with_strategy = any(r.strategy != "default" for r in self.rows)
         if with_strategy:
             header.insert(1, "strategy")
+        fused = any(r.steps_per_call > 1 for r in self.rows)
+        if fused:
+            header[header.index("median")] = "median / call"
+            header.insert(header.index("p10–p90"), "steps/call")
+            header.insert(header.index("p10–p90"), "median / step")
         body = []
         for r in self.rows:
             cells = [
@@ -106,11 +120,14 @@ class ProfileReport:
                 _opt(r.examples_per_s, "{:,.0f}"),
                 _opt(r.traces),
                 _opt(r.op_count),
-                f"{r.host_rss_growth_bytes / 2**20:.1f} MiB",
+                f"{r.host_rss_bytes / 2**20:.0f} MiB ({r.host_rss_change_bytes / 2**20:+.1f})",
                 _opt(None if r.device_peak_bytes is None else r.device_peak_bytes / 2**20, "{:.1f} MiB"),
             ]
             if with_strategy:
                 cells.insert(1, r.strategy)
+            if fused:
+                at = header.index("steps/call")
+                cells[at:at] = [str(r.steps_per_call), _time(r.median_step_s)]
             body.append(cells)
         return header, body
 
