@@ -80,3 +80,98 @@ def test_a_fused_step_is_one_graph_with_a_constant_op_count(dualtf_backend):
         step(np.ones((10, 4)))
     assert (be.graph.version if be.mode == "graph" else step.trace_count) == before
     assert be.evaluate(w) == 1.0 + 20 * 10 * 4
+
+
+def _bench_fused():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_fused.py"
+    spec = importlib.util.spec_from_file_location("bench_fused", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_performance_md_holds_the_benchmarks_own_table():
+    bench = _bench_fused()
+    doc = bench.DOCS.read_text()
+    block = doc.split(bench.BEGIN, 1)[1].split(bench.END, 1)[0].strip().splitlines()
+    row = {"workload": "mlp", "row": "graph, 1 step/call", "us_per_step": 1.0, "ratio": 1.0}
+    made = bench.table([row], 100).splitlines()
+    assert block[2:4] == made[2:4]  # the script's header: the table was generated, not typed
+    rows = [line for line in block[4:] if line.startswith("| ")]
+    labels = {line.split(" | ")[1] for line in rows}
+    assert "in-graph tf.range loop (raw TF)" in labels
+    assert {f"{m}, 1 step/call" for m in dualtf.MODES} <= labels
+    assert block[0].startswith("TensorFlow ") and "K = " in block[0]
+
+
+def test_update_docs_rewrites_only_the_marked_block(tmp_path):
+    bench = _bench_fused()
+    doc = tmp_path / "perf.md"
+    doc.write_text(f"before\n{bench.BEGIN}\nold\n{bench.END}\nafter\n")
+    bench.update_docs("new table", doc)
+    assert doc.read_text() == f"before\n{bench.BEGIN}\nnew table\n{bench.END}\nafter\n"
+
+
+def _digits_training(be):
+    import keras
+
+    model = keras.Sequential(
+        [keras.Input((64,)), keras.layers.Dense(10, kernel_initializer=keras.initializers.GlorotUniform(0))]
+    )
+    optimizer = keras.optimizers.SGD(0.1)
+
+    def train(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=model(x)))
+        optimizer.apply_gradients(
+            zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables, strict=True)
+        )
+        return loss
+
+    x, y = examples.digits()
+    ds = tf.data.Dataset.from_tensor_slices((x[:256], y[:256])).shuffle(256, seed=1).batch(32).prefetch(2)
+    return train, ds, model
+
+
+def test_an_epoch_in_one_call_is_the_loop_over_its_batches(dualtf_mode):
+    with dualtf.backend(dualtf_mode, seed=0) as be:
+        train, ds, model = _digits_training(be)
+        step = be.function(train, be.feeds_from(ds, ["x", "y"]))
+        looped = [[float(step(*batch)) for batch in be.iterate(ds)] for _ in range(2)]
+        want = be.evaluate(model.trainable_variables)
+    with dualtf.backend(dualtf_mode, seed=0) as be:
+        train, ds, model = _digits_training(be)
+        epoch = be.epoch(train, ds)
+        assert epoch.steps_per_call == 8
+        fused = [epoch().tolist() for _ in range(2)]  # the second epoch reshuffles, as the loop does
+        got = be.evaluate(model.trainable_variables)
+    rtol = 1e-5 if dualtf_mode == "xla" else 1e-6
+    np.testing.assert_allclose(fused, looped, rtol=rtol)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=1e-7)
+
+
+def test_an_epoch_of_unknown_length(dualtf_backend):
+    be = dualtf_backend
+    seen = be.variable(0)
+    ds = tf.data.Dataset.range(10).filter(lambda i: tf.equal(i % 3, 0)).map(lambda i: tf.cast(i, tf.int32))
+    epoch = be.epoch(lambda i: seen.assign_add(1), ds, step_outputs="last")
+    assert [int(epoch()) for _ in range(2)] == [4, 8]
+
+
+def test_epoch_arguments_are_checked(dualtf_backend):
+    be = dualtf_backend
+    ds = tf.data.Dataset.range(3)
+    with pytest.raises(dualtf.DualTFError, match=r"`fn` of function\(\) \(two\) must be callable with 1 positional"):
+
+        def two(a, b):
+            return a
+
+        be.epoch(two, ds)
+    with pytest.raises(dualtf.DualTFError, match=r"The dataset of epoch\(\) must be a tf.data.Dataset made under"):
+        be.epoch(lambda i: i, [1, 2])
+    with pytest.raises(dualtf.DualTFError, match=r"`step_outputs` of epoch\(\) must be one of"):
+        be.epoch(lambda i: i, ds, step_outputs="all")

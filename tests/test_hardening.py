@@ -417,3 +417,12 @@ def test_misused_api_is_named_alike(dualtf_backend):
             be.function(lambda x: "hi", [x])
     else:
         assert be.function(lambda x: "hi", [x])([1.0]) == b"hi"
+
+
+def test_tensor_equality_in_a_tf1_graph_compares_identity_as_documented(dualtf_backend):
+    """Pinned (docs/modes.md): TensorFlow's TF1 rule, `==` on graph tensors is `is`; tf.equal works alike."""
+    be = dualtf_backend
+    x = be.feed("x", tf.int32, [None])
+    assert be.function(lambda x: tf.cast(tf.equal(x, 0), tf.int32), [x])([0, 1]).tolist() == [1, 0]
+    by_operator = be.function(lambda x: tf.cast(x == 0, tf.int32), [x])([0, 1])
+    assert by_operator.tolist() == (0 if be.mode == "graph" else [1, 0])

@@ -39,7 +39,7 @@ from .._strategies import strategy_name
 from .._tf_private import dataset_variant
 from .distribute import REDUCTIONS, batch_check, distributed, resolve_strategy
 from .distribute import aggregation as variable_aggregation
-from .fused import STEP_OUTPUTS, fused, stacked_check, stacked_shape
+from .fused import STEP_OUTPUTS, epoch_loop, fused, stacked_check, stacked_shape
 from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled, Step
 from .tensors import as_tf_variable, eager_scope, is_eager, tensor_label, to_numpy, variable_handle, variable_label
@@ -147,6 +147,11 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def _compile(self, fn: Callable[..., Any], feeds: list[Feed]) -> Compiled:
         """Build ``fn`` against ``feeds`` (one tensor each, in order) and say how to run it."""
+
+    def _compile_loop(self, fn: Callable[..., Any]) -> Compiled:
+        """Build a loop over a dataset that calls :meth:`_per_replica` of the step on each
+        element (xla: the loop is traced, each step compiled, as XLA cannot read iterators)."""
+        return self._compile(fn, [])
 
     def _per_replica(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """What each replica runs under a strategy (xla: ``fn`` compiled by XLA)."""
@@ -553,6 +558,76 @@ class Backend(abc.ABC):
                 steps_per_call=steps,
             )
         return Step(self.mode, feeds, compiled, check_open=self._check_open, checks=checks, name=name)
+
+    def epoch(self, fn: Callable[..., Any], dataset: tf.data.Dataset[Any], *, step_outputs: str = "stack") -> Step:
+        """One call runs ``fn`` on every element of one pass over ``dataset``, in one loop.
+
+        The quickstart's ``for images, labels in train_ds: train_step(images, labels)``,
+        whole, in graph (one Session run), function (one traced function) and xla (a
+        traced loop calling ``fn`` compiled by XLA); eager runs it as a Python loop.
+        Each element goes to ``fn`` flattened in ``tf.nest`` order, so a ``(x, y)``
+        dataset calls ``fn(x, y)``. Each call is a fresh pass (a shuffle reshuffles, a
+        prefetch prefetches); results come back as ``step_outputs`` says, one per element.
+        A dataset whose length TensorFlow cannot tell (a ``filter``) is counted once,
+        here, by one pass; graph mode then reads that many elements per call.
+
+        >>> import dualtf, tensorflow as tf
+        >>> with dualtf.backend("graph") as be:
+        ...     total = be.variable(0)
+        ...     ds = tf.data.Dataset.range(4).map(lambda i: tf.cast(i, tf.int32))
+        ...     epoch = be.epoch(lambda i: total.assign_add(i), ds)
+        ...     epoch().tolist(), epoch().tolist()
+        ([0, 1, 3, 6], [6, 7, 9, 12])
+        """
+        self._check_open()
+        if not isinstance(dataset, tf.data.Dataset) or not self._holds_tensor(dataset_variant(dataset)):
+            raise DualTFError(
+                format_error(
+                    "The dataset of epoch()",
+                    f"a tf.data.Dataset made under this backend ({self._label()})",
+                    repr(dataset),
+                )
+            )
+        if self.strategy is not None:
+            raise UnsupportedCombinationError(
+                format_error(
+                    f"epoch() with strategy {self.strategy_name!r}",
+                    "used without a strategy (not supported yet)",
+                    f"a backend of mode {self.mode!r} with strategy {self.strategy_name!r}",
+                )
+            )
+        specs = tf.nest.flatten(dataset.element_spec)
+        if not all(isinstance(s, tf.TensorSpec) for s in specs):
+            raise DualTFError(
+                format_error("The elements of epoch()'s dataset", "dense tensors", repr(dataset.element_spec))
+            )
+        if step_outputs not in STEP_OUTPUTS:
+            raise DualTFError(
+                format_error("The `step_outputs` of epoch()", f"one of {', '.join(STEP_OUTPUTS)}", f"{step_outputs!r}")
+            )
+        name = str(getattr(fn, "__name__", type(fn).__name__))
+        _check_arity(fn, name, [f"element[{i}]" for i in range(len(specs))])
+        with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable):
+            shapes = [normalize_shape(s.shape, "A component of epoch()'s dataset") for s in specs]
+            feeds = [  # one step built first: it makes fn's variables and says what a step returns
+                Feed(
+                    f"element_{i}", s.dtype, shape, self.serial, self._placeholder(f"epoch_element_{i}", s.dtype, shape)
+                )
+                for i, (s, shape) in enumerate(zip(specs, shapes, strict=True))
+            ]
+            single = self._compile(fn, feeds)
+            size = int(self._evaluate([dataset.cardinality()])[0])
+            if size == tf.data.INFINITE_CARDINALITY:
+                raise DualTFError(
+                    format_error("The dataset of epoch()", "finite: one call runs one pass", "an infinite dataset")
+                )
+            if size == tf.data.UNKNOWN_CARDINALITY:  # a filter: counted once, by one pass now
+                size = int(self._evaluate([dataset.reduce(0, lambda count, _: count + 1)])[0])
+            loop = epoch_loop(self._per_replica(fn), dataset, size, single.result_spec, step_outputs)
+            compiled = self._compile_loop(loop)
+        for var in compiled.variables:
+            self._check_variable(var, f"Variable `{variable_label(var)}`, used by step `{name}`,")
+        return Step(self.mode, [], compiled, check_open=self._check_open, name=name, steps_per_call=max(size, 1))
 
     def evaluate(self, structure: Any) -> Any:
         """NumPy values of the tensors and variables in a nested structure.

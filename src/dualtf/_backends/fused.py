@@ -19,7 +19,7 @@ from .._errors import FeedError, format_error
 from .._feeds import Feed
 from .tensors import without_operations
 
-__all__ = ["STEP_OUTPUTS", "fused", "stacked_check", "stacked_shape"]
+__all__ = ["STEP_OUTPUTS", "epoch_loop", "fused", "stacked_check", "stacked_shape"]
 
 #: What a fused step returns for each of ``fn``'s results: all K stacked, the last, their sum or mean.
 STEP_OUTPUTS = ("stack", "last", "sum", "mean")
@@ -71,6 +71,56 @@ def fused(fn: Callable[..., Any], result_spec: Any, steps: int, outputs: str) ->
         return tf.nest.pack_sequence_as(result_spec, [None if spec is None else next(results) for spec in leaves])
 
     return run_steps
+
+
+def epoch_loop(
+    fn: Callable[..., Any], dataset: tf.data.Dataset[Any], size: int, result_spec: Any, outputs: str
+) -> Callable[[], Any]:
+    """``fn`` run on every element of one pass over ``dataset``, in one loop; results as ``outputs`` says.
+
+    Each call is a fresh pass, as eager's ``for batch in dataset`` is: eager, function
+    and xla make an iterator per call; graph mode reads ``size`` elements (the dataset's
+    length, counted once) per call from one iterator over ``dataset.repeat()``, so a
+    shuffle reshuffles each epoch from one seed stream as in eager (a re-initialized
+    iterator would repeat the first epoch's order).
+    """
+    leaves = tf.nest.flatten(result_spec)
+    specs = [spec for spec in leaves if spec is not None]
+
+    def run_epoch() -> Any:
+        arrays = [tf.TensorArray(s.dtype, size=0, dynamic_size=True, element_shape=s.shape) for s in specs]
+
+        def step(i: tf.Tensor, element: Any, arrays: list[tf.TensorArray]) -> list[tf.TensorArray]:
+            out = tf.nest.flatten(without_operations(fn(*tf.nest.flatten(element))))
+            tensors = [tf.convert_to_tensor(t, dtype=s.dtype) for t, s in zip(_real(out), specs, strict=True)]
+            return [array.write(i, t) for array, t in zip(arrays, tensors, strict=True)]
+
+        if not (tf.executing_eagerly() or tf.inside_function()):  # graph mode: `size` elements per run
+            repeated = tf.compat.v1.data.make_one_shot_iterator(dataset.repeat())
+
+            def count_body(i: tf.Tensor, *arrays: tf.TensorArray) -> tuple[Any, ...]:
+                return (i + 1, *step(i, repeated.get_next(), list(arrays)))
+
+            _, *done = tf.while_loop(
+                lambda i, *_: i < size, count_body, (tf.constant(0), *arrays), parallel_iterations=1
+            )
+        else:  # a fresh iterator per call, read until it is exhausted
+            iterator = iter(dataset)
+
+            def body(i: tf.Tensor, element: Any, *arrays: tf.TensorArray) -> tuple[Any, ...]:
+                written = step(i, element.get_value(), list(arrays))
+                return (i + 1, iterator.get_next_as_optional(), *written)
+
+            _, _, *done = tf.while_loop(
+                lambda i, element, *_: element.has_value(),
+                body,
+                (tf.constant(0), iterator.get_next_as_optional(), *arrays),
+                parallel_iterations=1,
+            )
+        results = iter([_reduce(array.stack(), outputs) for array in done])
+        return tf.nest.pack_sequence_as(result_spec, [None if spec is None else next(results) for spec in leaves])
+
+    return run_epoch
 
 
 def _real(leaves: list[Any]) -> list[Any]:

@@ -89,6 +89,9 @@ class XlaBackend(Backend):
                 )
         return compiled
 
+    def _compile_loop(self, fn: Callable[..., Any]) -> Compiled:
+        return self._tracer.trace(fn, [], jit_compile=False)  # each step in it is compiled (_per_replica)
+
     def _per_replica(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         compiled: Callable[..., Any] = tf.function(fn, jit_compile=True)
         return compiled
