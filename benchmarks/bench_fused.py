@@ -8,10 +8,13 @@ ratio to the reference. Rows:
 
 - ``in-graph tf.range loop (raw TF)``: the reference;
 - ``<mode>, 1 step/call``: ``be.function(train_step, feeds)``, called once per batch;
-- ``<mode>, K steps/call``: ``be.function(train_step, feeds, steps_per_call=K)``.
+- ``<mode>, K steps/call``: ``be.function(train_step, feeds, steps_per_call=K)``;
+- ``<mode>, epoch of K batches/call``: ``be.epoch(train_step, ds)`` over a ``tf.data``
+  dataset of the same K batches (prefetched), one pass per call.
 
-Workloads (Keras layers, ``tf.GradientTape``, Keras Adam, batch 32): the 64-32-10 MLP
-on scikit-learn's digits, and the TF2 quickstart's CNN (Conv2D 32 3x3 on 28x28x1,
+Workloads: ``add3``, a 3-element int32 add (pure per-call overhead; no epoch row); and
+training steps (Keras layers, ``tf.GradientTape``, Keras Adam, batch 32) of the 64-32-10
+MLP on scikit-learn's digits and of the TF2 quickstart's CNN (Conv2D 32 3x3 on 28x28x1,
 Dense 128, Dense 10) on generated images.
 
 Run: ``python benchmarks/bench_fused.py [--steps 100] [--blocks 7] [--update-docs]``;
@@ -27,7 +30,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -36,11 +38,10 @@ import numpy as np
 import tensorflow as tf
 
 import dualtf
+from _docs import update_docs  # noqa: E402 - benchmarks/ is the script's directory
 from dualtf import examples
 
 BATCH = 32
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
-BEGIN, END = "<!-- bench_fused: begin -->", "<!-- bench_fused: end -->"
 
 
 def _model(kind: str) -> Any:
@@ -84,6 +85,9 @@ def _train_step(kind: str) -> tuple[Callable[[tf.Tensor, tf.Tensor], tf.Tensor],
 
 def _data(kind: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """``steps`` batches stacked: ``(steps, 32, ...)`` inputs and ``(steps, 32)`` int32 labels."""
+    if kind == "add3":
+        a = np.tile(np.array([0, 1, 2], np.int32), (steps, 1))
+        return a, a * 10
     if kind == "mlp":
         x, y = examples.digits()
         n = steps * BATCH
@@ -95,18 +99,24 @@ def _data(kind: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _feeds(be: Any, kind: str) -> list[Any]:
+    if kind == "add3":
+        return [be.feed("a", tf.int32, [3]), be.feed("b", tf.int32, [3])]
     shape = [None, 64] if kind == "mlp" else [None, 28, 28, 1]
     return [be.feed("x", tf.float32, shape), be.feed("y", tf.int32, [None])]
 
 
+def _step(kind: str) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    return tf.add if kind == "add3" else _train_step(kind)[0]
+
+
 def _reference(kind: str, xs: np.ndarray, ys: np.ndarray) -> Callable[[], Any]:
     """The in-graph limit: one raw tf.function running every stacked batch in a tf.range loop."""
-    train_step, _ = _train_step(kind)
+    train_step = _step(kind)
     steps = len(xs)
 
     @tf.function
     def loop(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        loss = tf.constant(0.0)
+        loss = tf.zeros([3], tf.int32) if kind == "add3" else tf.constant(0.0)  # what one step returns
         for i in tf.range(steps):
             loss = train_step(x[i], y[i])
         return loss
@@ -122,11 +132,16 @@ def _rows(kind: str, steps: int, modes: list[str]) -> list[tuple[str, int, Calla
     for mode in modes:
         for per_call in (1, steps):
             be = dualtf.backend(mode, seed=0).__enter__()
-            train_step, _ = _train_step(kind)
-            step = be.function(train_step, _feeds(be, kind), steps_per_call=per_call, step_outputs="last")
+            step = be.function(_step(kind), _feeds(be, kind), steps_per_call=per_call, step_outputs="last")
             args = (xs[0], ys[0]) if per_call == 1 else (xs, ys)
             label = f"{mode}, {per_call} step{'s' if per_call > 1 else ''}/call"
             rows.append((label, per_call, lambda step=step, args=args: step(*args), be.close))
+        if kind != "add3":
+            be = dualtf.backend(mode, seed=0).__enter__()
+            flat = (xs.reshape(-1, *xs.shape[2:]), ys.reshape(-1))
+            ds = tf.data.Dataset.from_tensor_slices(flat).batch(BATCH).prefetch(2)
+            epoch = be.epoch(_step(kind), ds, step_outputs="last")
+            rows.append((f"{mode}, epoch of {steps} batches/call", steps, epoch, be.close))
     return rows
 
 
@@ -176,20 +191,12 @@ def table(results: list[dict[str, Any]], steps: int) -> str:
     return "\n".join(lines)
 
 
-def update_docs(text: str, path: Path = DOCS) -> None:
-    """Replace what lies between the markers in docs/performance.md with ``text``."""
-    doc = path.read_text()
-    head, rest = doc.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    path.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100, help="K, steps per fused call (default: 100)")
     parser.add_argument("--blocks", type=int, default=7, help="timing rounds (default: 7)")
     parser.add_argument("--min-block", type=float, default=0.1, help="seconds per timing block (default: 0.1)")
-    parser.add_argument("--workloads", default="mlp,cnn", help="comma-separated: mlp, cnn (default: both)")
+    parser.add_argument("--workloads", default="add3,mlp,cnn", help="comma-separated: add3, mlp, cnn (default: all)")
     parser.add_argument("--modes", default=",".join(dualtf.available_modes()), help="comma-separated modes")
     parser.add_argument("--update-docs", action="store_true", help="write the table into docs/performance.md")
     args = parser.parse_args(argv)
@@ -199,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     text = table(results, args.steps)
     print(text)
     if args.update_docs:
-        update_docs(text)
+        update_docs("bench_fused", text)
     return 0
 
 

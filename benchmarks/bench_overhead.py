@@ -12,7 +12,8 @@ Workloads: a 3-element int32 add (pure overhead) and one training step of the
 64-32-10 MLP on a digits batch of 32 (Keras Adam; the raw graph baseline uses
 ``tf.compat.v1.train.AdamOptimizer().minimize``, the TF1 way).
 
-Run: ``python benchmarks/bench_overhead.py [--blocks 15] [--json out.json]``.
+Run: ``python benchmarks/bench_overhead.py [--blocks 15] [--json out.json] [--update-docs]``;
+``--update-docs`` writes the table into docs/performance.md between its markers.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import functools
 import json
 import os
+import platform
 import statistics
 import sys
 import timeit
@@ -33,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 import dualtf
+from _docs import update_docs  # noqa: E402 - benchmarks/ is the script's directory
 from dualtf import examples
 
 A = np.array([0, 1, 2], np.int32)
@@ -122,6 +125,22 @@ def compare(
     return {"dualtf_us": d * 1e6, "raw_us": r * 1e6, "ratio": d / r, "calls_per_block": number, "blocks": blocks}
 
 
+def table(rows: list[dict[str, Any]], blocks: int) -> str:
+    """The figures as a Markdown table, with what they stand on."""
+    gpus = tf.config.list_logical_devices("GPU")
+    where = gpus[0].name if gpus else f"CPU ({os.cpu_count()} cores, {platform.machine()})"
+    lines = [
+        f"TensorFlow {tf.__version__} · {where} · Python {platform.python_version()} · "
+        f"{blocks} alternating blocks · median µs per call",
+        "",
+        "| workload | mode | dualtf µs | raw µs | dualtf / raw |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['workload']} | {r['mode']} | {r['dualtf_us']:.1f} | {r['raw_us']:.1f} | {r['ratio']:.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=15, help="alternating timing blocks per figure (default: 15)")
@@ -129,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         "--min-block", type=float, default=0.05, help="seconds per timing block at least (default: 0.05)"
     )
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file (default: none)")
+    parser.add_argument("--update-docs", action="store_true", help="write the table into docs/performance.md")
     parser.add_argument(
         "--modes", default=",".join(dualtf.available_modes()), help="comma-separated modes (default: all available)"
     )
@@ -162,13 +182,10 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
             close()
-    print(
-        f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores, "
-        f"device: {tf.config.list_logical_devices()[0].device_type}"
-    )
-    print(f"{'workload':<10} {'mode':<9} {'dualtf us':>10} {'raw us':>10} {'ratio':>7}")
-    for r in rows:
-        print(f"{r['workload']:<10} {r['mode']:<9} {r['dualtf_us']:>10.1f} {r['raw_us']:>10.1f} {r['ratio']:>7.3f}")
+    text = table(rows, args.blocks)
+    print(text)
+    if args.update_docs:
+        update_docs("bench_overhead", text)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"tensorflow": tf.__version__, "rows": rows}, fh, indent=2)

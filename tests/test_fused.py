@@ -82,37 +82,45 @@ def test_a_fused_step_is_one_graph_with_a_constant_op_count(dualtf_backend):
     assert be.evaluate(w) == 1.0 + 20 * 10 * 4
 
 
-def _bench_fused():
-    import importlib.util
+def _benchmarks():
+    import importlib
+    import sys
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_fused.py"
-    spec = importlib.util.spec_from_file_location("bench_fused", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    try:
+        return (
+            importlib.import_module("bench_fused"),
+            importlib.import_module("bench_overhead"),
+            importlib.import_module("_docs"),
+        )
+    finally:
+        sys.path.pop(0)
 
 
-def test_performance_md_holds_the_benchmarks_own_table():
-    bench = _bench_fused()
-    doc = bench.DOCS.read_text()
-    block = doc.split(bench.BEGIN, 1)[1].split(bench.END, 1)[0].strip().splitlines()
+def test_performance_md_holds_the_benchmarks_own_tables():
+    bench_fused, bench_overhead, docs = _benchmarks()
+    fused = docs.block("bench_fused")
     row = {"workload": "mlp", "row": "graph, 1 step/call", "us_per_step": 1.0, "ratio": 1.0}
-    made = bench.table([row], 100).splitlines()
-    assert block[2:4] == made[2:4]  # the script's header: the table was generated, not typed
-    rows = [line for line in block[4:] if line.startswith("| ")]
-    labels = {line.split(" | ")[1] for line in rows}
+    assert fused[2:4] == bench_fused.table([row], 100).splitlines()[2:4]  # the script's header: generated
+    labels = {line.split(" | ")[1] for line in fused[4:] if line.startswith("| ")}
     assert "in-graph tf.range loop (raw TF)" in labels
     assert {f"{m}, 1 step/call" for m in dualtf.MODES} <= labels
-    assert block[0].startswith("TensorFlow ") and "K = " in block[0]
+    assert {f"{m}, epoch of 100 batches/call" for m in dualtf.MODES} <= labels
+    assert fused[0].startswith("TensorFlow ") and "K = 100" in fused[0]
+    overhead = docs.block("bench_overhead")
+    row = {"workload": "add3", "mode": "graph", "dualtf_us": 1.0, "raw_us": 1.0, "ratio": 1.0}
+    assert overhead[2:4] == bench_overhead.table([row], 15).splitlines()[2:4]
+    assert len([line for line in overhead if line.startswith("| ") and "workload" not in line]) == 8
 
 
 def test_update_docs_rewrites_only_the_marked_block(tmp_path):
-    bench = _bench_fused()
+    *_, docs = _benchmarks()
+    begin, end = docs.markers("bench")
     doc = tmp_path / "perf.md"
-    doc.write_text(f"before\n{bench.BEGIN}\nold\n{bench.END}\nafter\n")
-    bench.update_docs("new table", doc)
-    assert doc.read_text() == f"before\n{bench.BEGIN}\nnew table\n{bench.END}\nafter\n"
+    doc.write_text(f"before\n{begin}\nold\n{end}\nafter\n")
+    docs.update_docs("bench", "new table", doc)
+    assert doc.read_text() == f"before\n{begin}\nnew table\n{end}\nafter\n"
 
 
 def _digits_training(be):
