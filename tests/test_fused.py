@@ -183,3 +183,7 @@ def test_epoch_arguments_are_checked(dualtf_backend):
         be.epoch(lambda i: i, [1, 2])
     with pytest.raises(dualtf.DualTFError, match=r"`step_outputs` of epoch\(\) must be one of"):
         be.epoch(lambda i: i, ds, step_outputs="all")
+    with pytest.raises(dualtf.DualTFError, match=r"dataset of epoch\(\) must be finite"):
+        be.epoch(lambda i: i, ds.repeat())
+    with pytest.raises(dualtf.DualTFError, match=r"dataset of epoch\(\) must be non-empty"):
+        be.epoch(lambda i: i, ds.take(0))

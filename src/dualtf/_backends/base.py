@@ -623,6 +623,8 @@ class Backend(abc.ABC):
                 )
             if size == tf.data.UNKNOWN_CARDINALITY:  # a filter: counted once, by one pass now
                 size = int(self._evaluate([dataset.reduce(0, lambda count, _: count + 1)])[0])
+            if size == 0:
+                raise DualTFError(format_error("The dataset of epoch()", "non-empty", "a dataset of no elements"))
             loop = epoch_loop(self._per_replica(fn), dataset, size, single.result_spec, step_outputs)
             compiled = self._compile_loop(loop)
         for var in compiled.variables:

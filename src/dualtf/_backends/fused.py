@@ -58,6 +58,10 @@ def fused(fn: Callable[..., Any], result_spec: Any, steps: int, outputs: str) ->
     specs = [spec for spec in leaves if spec is not None]
 
     def run_steps(*stacked: tf.Tensor) -> Any:
+        if tf.executing_eagerly():  # a plain Python loop: a while loop's TensorArrays cost more than small steps
+            columns = [tf.unstack(value, num=steps) for value in stacked]
+            return _collect([fn(*[column[i] for column in columns]) for i in range(steps)], result_spec, outputs)
+
         def body(i: tf.Tensor, *arrays: tf.TensorArray) -> tuple[Any, ...]:
             out = tf.nest.flatten(without_operations(fn(*[value[i] for value in stacked])))
             tensors = [tf.convert_to_tensor(t, dtype=s.dtype) for t, s in zip(_real(out), specs, strict=True)]
@@ -88,6 +92,8 @@ def epoch_loop(
     specs = [spec for spec in leaves if spec is not None]
 
     def run_epoch() -> Any:
+        if tf.executing_eagerly():  # a plain Python loop over the dataset
+            return _collect([fn(*tf.nest.flatten(element)) for element in dataset], result_spec, outputs)
         arrays = [tf.TensorArray(s.dtype, size=0, dynamic_size=True, element_shape=s.shape) for s in specs]
 
         def step(i: tf.Tensor, element: Any, arrays: list[tf.TensorArray]) -> list[tf.TensorArray]:
@@ -121,6 +127,18 @@ def epoch_loop(
         return tf.nest.pack_sequence_as(result_spec, [None if spec is None else next(results) for spec in leaves])
 
     return run_epoch
+
+
+def _collect(results: list[Any], result_spec: Any, outputs: str) -> Any:
+    """Eager: each step's results, stacked and reduced per leaf as the loop's TensorArrays would be."""
+    leaves = tf.nest.flatten(result_spec)
+    specs = [spec for spec in leaves if spec is not None]
+    per_step = [_real(tf.nest.flatten(without_operations(r))) for r in results]
+    stacked = [
+        tf.stack([tf.convert_to_tensor(step[j], dtype=spec.dtype) for step in per_step]) for j, spec in enumerate(specs)
+    ]
+    reduced = iter([_reduce(value, outputs) for value in stacked])
+    return tf.nest.pack_sequence_as(result_spec, [None if spec is None else next(reduced) for spec in leaves])
 
 
 def _real(leaves: list[Any]) -> list[Any]:
