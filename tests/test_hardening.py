@@ -158,11 +158,33 @@ def test_a_python_error_in_fn_fails_at_build_before_any_effect(dualtf_backend):
     assert be.evaluate(v) == 0.0  # eager too: fn is traced at build, never run half-way
 
 
-def test_new_variables_on_every_call_fail_at_build(dualtf_backend):
+def test_a_variable_made_in_fn_is_made_once_in_every_mode(dualtf_backend):
+    """TF1 builds a graph once: a variable fn makes is made on its first run and reused after."""
+    be = dualtf_backend
+    x = be.feed("x", tf.float32, [])
+
+    def count(x):
+        total = tf.Variable(0.0, name="total")
+        return total.assign_add(x)
+
+    step = be.function(count, [x])
+    assert [float(step(1.0)) for _ in range(3)] == [1.0, 2.0, 3.0]
+    assert len(be.variables) == 1
+
+
+def test_a_fn_making_more_variables_on_a_later_run_is_named(dualtf_backend):
     be = dualtf_backend
     x = be.feed("x", tf.float32, [None])
-    with pytest.raises(dualtf.DualTFError, match=r"creating its variables only on its first call"):
-        be.function(lambda x: x * tf.Variable(2.0), [x])
+    runs = []
+
+    def grows(x):
+        runs.append(1)
+        return x * sum(tf.Variable(1.0, name=f"v{i}") for i in range(len(runs)))
+
+    with pytest.raises(dualtf.DualTFError, match=r"Step `grows` must create the same variables on every run"):
+        step = be.function(grows, [x])
+        for _ in range(3):  # eager: the trace at build runs fn twice, like tf.function
+            step([1.0])
 
 
 def test_results_have_one_dtype_and_none_is_none(dualtf_backend):

@@ -37,6 +37,7 @@ from .._global_state import GlobalState, seed_everything
 from .._modes import Mode
 from .._strategies import strategy_name
 from .._tf_private import dataset_variant
+from .build_once import BuildOnce
 from .distribute import REDUCTIONS, batch_check, distributed, resolve_strategy
 from .distribute import aggregation as variable_aggregation
 from .fused import STEP_OUTPUTS, epoch_loop, fused, stacked_check, stacked_shape
@@ -131,7 +132,7 @@ class Backend(abc.ABC):
 
         The default opens what the eager context's modes trace their steps with.
         """
-        self._tracer = Tracer(self._variables, self.strategy)
+        self._tracer = Tracer(self._variables, self.strategy, self._record_variable)
 
     def _close(self) -> None:  # noqa: B027 - an optional hook
         """Release what :meth:`_open` opened."""
@@ -532,6 +533,8 @@ class Backend(abc.ABC):
                 )
             )
         checks = []
+        if self.strategy is None:  # under a strategy each replica runs fn: its variables are the strategy's
+            fn = BuildOnce(name).wrap(fn)
         if self.strategy is not None:
             fn = distributed(fn, feeds, self.strategy, reduce, self._per_replica)
             if self.num_replicas > 1:
@@ -607,6 +610,7 @@ class Backend(abc.ABC):
             )
         name = str(getattr(fn, "__name__", type(fn).__name__))
         _check_arity(fn, name, [f"element[{i}]" for i in range(len(specs))])
+        fn = BuildOnce(name).wrap(fn)
         with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable):
             shapes = [normalize_shape(s.shape, "A component of epoch()'s dataset") for s in specs]
             feeds = [  # one step built first: it makes fn's variables and says what a step returns

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,65 @@ class _FunctionsRunEagerly:
 _functions_eagerly = _FunctionsRunEagerly()
 
 
+class _TF1Gradients:
+    """``tf.compat.v1.train.Optimizer.compute_gradients`` (and so ``minimize``) with a tensor loss, in
+    eager steps: TF1 differentiates its graph; an eager step records a tape while ``fn`` runs, and
+    the gradients come from it. Installed only while a step is traced or run (counted across threads,
+    put back by the last one out); elsewhere TensorFlow's own method runs unchanged."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._original: Any = None
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        with self._lock:
+            if not self._users:
+                self._original = tf.compat.v1.train.Optimizer.compute_gradients
+                compute = self._compute_gradients
+
+                def compute_gradients(optimizer: Any, loss: Any, *args: Any, **kwargs: Any) -> Any:
+                    return compute(optimizer, loss, *args, **kwargs)
+
+                tf.compat.v1.train.Optimizer.compute_gradients = compute_gradients
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if not self._users:
+                    tf.compat.v1.train.Optimizer.compute_gradients = self._original
+
+    @contextlib.contextmanager
+    def watching(self, trace: bool, variables: Callable[[], list[tf.Variable]]) -> Iterator[Any]:
+        """While tracing: note whether fn uses a tensor loss. While running: give it a tape."""
+        state = self._local
+        state.used, state.variables = False, variables
+        with self.installed(), tf.GradientTape(persistent=True) if not trace else contextlib.nullcontext() as tape:
+            state.tape = tape
+            try:
+                yield state
+            finally:
+                state.tape = None
+
+    def _compute_gradients(self, optimizer: Any, loss: Any, var_list: Any = None, *args: Any, **kwargs: Any) -> Any:
+        state = self._local
+        if callable(loss) or not tf.executing_eagerly() or getattr(state, "tape", None) is None:
+            if not callable(loss):
+                state.used = True
+            return self._original(optimizer, loss, var_list, *args, **kwargs)
+        if var_list is None:  # TF1's default: the trainable variables, here the backend's
+            var_list = [v for v in state.variables() if v.trainable]
+        grads = state.tape.gradient(loss, list(var_list), output_gradients=kwargs.get("grad_loss"))
+        return list(zip(grads, var_list, strict=True))
+
+
+_tf1_gradients = _TF1Gradients()
+
+
 class EagerBackend(Backend):
     """TF2 eager execution: every op runs when Python reaches it.
 
@@ -60,7 +120,10 @@ class EagerBackend(Backend):
         # Traced once and put aside, as function mode traces it: fn fails when it is built,
         # as in every mode (a Python error, variables made on every call, a result no mode
         # can return), and its variables are made as tf.function makes them. Calls run fn.
-        traced = self._tracer.trace(fn, feeds, jit_compile=False)
+        with _tf1_gradients.watching(True, self._variables) as watched:
+            traced = self._tracer.trace(fn, feeds, jit_compile=False)
+        tape = watched.used  # fn calls a TF1 optimizer's minimize / compute_gradients with a tensor loss
+        variables = self._variables
 
         def run(values: list[np.ndarray]) -> Any:
             if not tf.executing_eagerly():  # called inside a graph backend's block
@@ -70,6 +133,9 @@ class EagerBackend(Backend):
             try:
                 # tf.constant: the values are already checked arrays of the feed's dtype,
                 # and it is about twice as fast as tf.convert_to_tensor's dispatch.
+                if tape:
+                    with _tf1_gradients.watching(False, variables):
+                        return structure_to_numpy(fn(*[tf.constant(v) for v in values]))
                 return structure_to_numpy(fn(*[tf.constant(v) for v in values]))
             except RuntimeError as exc:
                 if "should be a function when eager execution is enabled" not in str(exc):

@@ -30,10 +30,16 @@ class Tracer:
     ``tf.compat.v1.trainable_variables()``, which inside a ``tf.function`` is otherwise empty.
     """
 
-    def __init__(self, variables: Callable[[], list[tf.Variable]], strategy: tf.distribute.Strategy | None):
+    def __init__(
+        self,
+        variables: Callable[[], list[tf.Variable]],
+        strategy: tf.distribute.Strategy | None,
+        record: Callable[..., Any],
+    ):
         self._graph = tf.Graph()
         self._variables = variables
         self._strategy = strategy
+        self._record = record  # the backend's variable creator: creator scopes live on the default graph
 
     def trace(self, fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Compiled:
         """:func:`trace` ``fn`` in this backend's own outer graph, with its variables in the collections."""
@@ -55,6 +61,7 @@ class Tracer:
             stack.enter_context(load("eager_mode")())
             if self._strategy is not None:  # its scope lives on the default graph: enter it in this one too
                 stack.enter_context(self._strategy.scope())
+            stack.enter_context(tf.variable_creator_scope(self._record))  # so does the backend's record
             return trace(in_collections, feeds, jit_compile=jit_compile)
 
 

@@ -1,0 +1,117 @@
+"""TF1's "the graph is built once", for a step whose ``fn`` creates its variables itself.
+
+A TF1 program creates its variables (``tf.Variable``, ``get_variable``, an optimizer's
+slots) in its graph-building code, which runs once. Moved into a step's ``fn``, that
+code runs once per build (graph mode builds twice), per trace (``tf.function`` traces
+twice when variables are made) or per call (eager). :class:`BuildOnce` makes every run
+after the first hand back the first run's variables, in creation order, so a TF1
+program keeps one set of variables in every mode; ``get_variable`` runs under
+``AUTO_REUSE`` for the same reason. Code that creates its variables only once (Keras
+layers and optimizers) creates nothing on later runs and is not affected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from .._errors import DualTFError, error_message
+from .tensors import as_tf_variable
+
+__all__ = ["BuildOnce"]
+
+
+def _signature(kwargs: dict[str, Any]) -> tuple[str | None, tuple[int | None, ...] | None]:
+    """The dtype and shape a creation asks for, where it says (an initializer callable does not)."""
+    dtype = kwargs.get("dtype")
+    shape = kwargs.get("shape")
+    initial = kwargs.get("initial_value")
+    if shape is None and initial is not None and not callable(initial):
+        shape = getattr(initial, "shape", None)
+        if shape is None:
+            shape = np.shape(initial)
+    name = None if dtype is None else tf.as_dtype(dtype).base_dtype.name
+    return name, None if shape is None else tuple(tf.TensorShape(shape).as_list())
+
+
+class BuildOnce:
+    """The variables ``fn`` creates, made on its first run and handed back on every later one."""
+
+    def __init__(self, name: str):
+        self._name = name
+        self._made: list[tuple[Any, tuple[str | None, tuple[int | None, ...] | None]]] = []
+        self._runs = 0
+        self._local = threading.local()  # the position in this run, per thread
+
+    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` run with this store."""
+
+        def built_once(*args: Any) -> Any:
+            with self.run():
+                return fn(*args)
+
+        return built_once
+
+    @contextlib.contextmanager
+    def run(self) -> Iterator[None]:
+        """One run of ``fn``: the first creates, later ones get the first's variables back."""
+        self._local.position = 0
+        self._local.first = self._runs == 0
+        scope = tf.compat.v1.get_variable_scope()
+        with (
+            tf.compat.v1.variable_scope(scope, reuse=tf.compat.v1.AUTO_REUSE),
+            tf.variable_creator_scope(self._creator),
+        ):
+            yield
+        self._runs += 1
+
+    def _creator(self, next_creator: Callable[..., Any], **kwargs: Any) -> Any:
+        position = self._local.position
+        self._local.position = position + 1
+        wanted = _signature(kwargs)
+        if self._local.first:
+            var = next_creator(**kwargs)
+            self._made.append((var, wanted))
+        elif position < len(self._made):
+            var, made = self._made[position]
+            if any(w is not None and m is not None and w != m for w, m in zip(wanted, made, strict=True)):
+                raise DualTFError(
+                    error_message(
+                        f"Variable {position + 1} that step `{self._name}` creates must be the same on every run of "
+                        "its fn (a TF1 graph is built once, so dualtf hands back the first run's variables in "
+                        "creation order).",
+                        f"dtype and shape {wanted} where the first run made {made}",
+                    )
+                )
+        else:
+            raise DualTFError(
+                error_message(
+                    f"Step `{self._name}` must create the same variables on every run of its fn (a TF1 graph is "
+                    f"built once): its first run made {len(self._made)}.",
+                    f"a run that creates variable {position + 1} ({kwargs.get('name')!r})",
+                )
+            )
+        _in_tf1_collections(var)
+        return var
+
+
+def _in_tf1_collections(var: Any) -> None:
+    """Put ``var`` in the graph's TF1 variable collections being built, as a TF1 graph has it
+    (``minimize(loss)`` optimizes ``tf.compat.v1.trainable_variables()``)."""
+    if tf.executing_eagerly():
+        return
+    inner = as_tf_variable(var)
+    if inner is None:
+        return
+    graph = tf.compat.v1.get_default_graph()
+    keys = [tf.compat.v1.GraphKeys.GLOBAL_VARIABLES]
+    if inner.trainable:
+        keys.append(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)
+    for key in keys:
+        if all(v is not inner for v in graph.get_collection(key)):
+            graph.add_to_collection(key, inner)
