@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import dualtf
+
 RNG = np.random.RandomState(0)
 X = RNG.normal(size=(16, 3)).astype(np.float32)
 Y = X @ np.array([[1.0], [2.0], [3.0]], np.float32)
@@ -93,3 +95,30 @@ def test_tf1_optimizers_made_in_the_step_match_their_own_session(dualtf_backend,
     w, b = be.evaluate(be.variables[:2])  # W and b, made once by the step, in every mode
     np.testing.assert_allclose(w, want_w, rtol=rtol, atol=1e-6)
     np.testing.assert_allclose(b, want_b, rtol=rtol, atol=1e-6)
+
+
+def _scoped_step(x):
+    with tf.compat.v1.variable_scope("layer"):
+        w = tf.compat.v1.get_variable("w", [2, 1], initializer=tf.compat.v1.ones_initializer())
+    with tf.compat.v1.variable_scope("layer", reuse=True):
+        same = tf.compat.v1.get_variable("w")  # TF1's sharing by name
+    loss = tf.reduce_sum(tf.matmul(x, w)) + 0.0 * tf.reduce_sum(same)
+    train = tf.compat.v1.train.GradientDescentOptimizer(0.1).minimize(loss)
+    with tf.control_dependencies([train]):
+        return tf.identity(loss)
+
+
+def test_get_variable_and_variable_scope_reuse(dualtf_backend):
+    be = dualtf_backend
+    step = be.function(_scoped_step, [be.feed("x", tf.float32, [None, 2])])
+    losses = [float(step(np.ones((1, 2)))) for _ in range(3)]
+    np.testing.assert_allclose(losses, [2.0, 1.8, 1.6], rtol=1e-6)
+    assert [v.name for v in be.variables] == ["layer/w:0"]
+
+
+def test_each_backend_has_its_own_variable_store(dualtf_mode):
+    with dualtf.backend(dualtf_mode) as first, dualtf.backend(dualtf_mode) as second:
+        for be in (first, second):
+            step = be.function(_scoped_step, [be.feed("x", tf.float32, [None, 2])])
+            assert float(step(np.ones((1, 2)))) == 2.0  # a fresh w in each: nothing found in the other
+            assert [v.name for v in be.variables] == ["layer/w:0"]

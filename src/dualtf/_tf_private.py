@@ -63,6 +63,12 @@ SYMBOLS: dict[str, Symbol] = {
         "CallableOptions",
         "graph: the options of Session::MakeCallable (not exported under tf.compat.v1)",
     ),
+    "EagerVariableStore": Symbol(
+        "tensorflow.python.ops.variable_scope",
+        "EagerVariableStore",
+        "eager: a TF1 variable store that keeps eager variables, so get_variable(reuse=True) finds them "
+        "(TF's default store keeps none in eager mode)",
+    ),
     "Timeline": Symbol(
         "tensorflow.python.client.timeline",
         "Timeline",

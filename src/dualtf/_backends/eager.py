@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from .._errors import DualTFError, error_message
 from .._feeds import Feed
+from .._tf_private import load
 from .base import Backend
 from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled
@@ -124,6 +125,7 @@ class EagerBackend(Backend):
             traced = self._tracer.trace(fn, feeds, jit_compile=False)
         tape = watched.used  # fn calls a TF1 optimizer's minimize / compute_gradients with a tensor loss
         variables = self._variables
+        store = load("EagerVariableStore")()  # this step's get_variable names, kept across calls
 
         def run(values: list[np.ndarray]) -> Any:
             if not tf.executing_eagerly():  # called inside a graph backend's block
@@ -131,25 +133,30 @@ class EagerBackend(Backend):
                     return run(values)
             _functions_eagerly.enter()
             try:
-                # tf.constant: the values are already checked arrays of the feed's dtype,
-                # and it is about twice as fast as tf.convert_to_tensor's dispatch.
-                if tape:
-                    with _tf1_gradients.watching(False, variables):
-                        return structure_to_numpy(fn(*[tf.constant(v) for v in values]))
-                return structure_to_numpy(fn(*[tf.constant(v) for v in values]))
+                with store.as_default():
+                    return call(values)
             except RuntimeError as exc:
                 if "should be a function when eager execution is enabled" not in str(exc):
                     raise
                 raise DualTFError(
                     error_message(
                         "A TF1 optimizer's minimize(loss) / compute_gradients(loss) with a tensor loss cannot run in "
-                        "mode 'eager': eager execution has no graph to differentiate. Run this step in mode "
-                        "'graph', 'function' or 'xla', or pass the loss as a function (minimize(lambda: loss)).",
+                        "mode 'eager' here: eager execution has no graph to differentiate, and dualtf records a "
+                        "tape only when the step's trace called it with a tensor loss. Pass the loss as a "
+                        "function (minimize(lambda: loss)), or run this step in another mode.",
                         f"{type(exc).__name__}: {exc}",
                     )
                 ) from exc
             finally:
                 _functions_eagerly.exit()
+
+        def call(values: list[np.ndarray]) -> Any:
+            # tf.constant: the values are already checked arrays of the feed's dtype,
+            # and it is about twice as fast as tf.convert_to_tensor's dispatch.
+            if tape:
+                with _tf1_gradients.watching(False, variables):
+                    return structure_to_numpy(fn(*[tf.constant(v) for v in values]))
+            return structure_to_numpy(fn(*[tf.constant(v) for v in values]))
 
         return Compiled(
             run, variables=traced.variables, result_dtypes=traced.result_dtypes, result_spec=traced.result_spec
