@@ -3,8 +3,10 @@
 One loop serves every mode, because ``tf.while_loop`` is what each mode makes of it:
 graph mode builds it into the Session's graph (a while op the Session runs), function
 and xla trace it into one function (xla compiles the whole loop), and eager runs it as
-a Python loop, op by op. The loop body calls ``fn`` once per step, in order
-(``parallel_iterations=1``), so the state after a call is exactly that of K single calls.
+a Python loop, op by op. The loop body calls ``fn`` once per step; its reads and writes of
+each variable are ordered across iterations by the automatic control dependencies every
+mode builds under (``parallel_iterations=1`` is not needed, and cost graph mode about 25%),
+so the state after a call is exactly that of K single calls.
 """
 
 from __future__ import annotations
@@ -68,9 +70,7 @@ def fused(fn: Callable[..., Any], result_spec: Any, steps: int, outputs: str) ->
             return (i + 1, *[array.write(i, t) for array, t in zip(arrays, tensors, strict=True)])
 
         arrays = [tf.TensorArray(s.dtype, size=steps, element_shape=s.shape, infer_shape=False) for s in specs]
-        _, *done = tf.while_loop(
-            lambda i, *_: i < steps, body, (tf.constant(0), *arrays), parallel_iterations=1, maximum_iterations=steps
-        )
+        _, *done = tf.while_loop(lambda i, *_: i < steps, body, (tf.constant(0), *arrays), maximum_iterations=steps)
         results = iter([_reduce(array.stack(), outputs) for array in done])
         return tf.nest.pack_sequence_as(result_spec, [None if spec is None else next(results) for spec in leaves])
 
