@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 from pathlib import Path
 
 PERFORMANCE = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
@@ -25,3 +27,12 @@ def block(name: str, path: Path = PERFORMANCE) -> list[str]:
     """The lines between benchmark ``name``'s markers in ``path``."""
     begin, end = markers(name)
     return path.read_text().split(begin, 1)[1].split(end, 1)[0].strip().splitlines()
+
+
+def provenance(details: str) -> str:
+    """The line every benchmark table starts with: TensorFlow, device, Python, then ``details``."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    where = gpus[0].name if gpus else f"CPU ({os.cpu_count()} cores, {platform.machine()})"
+    return f"TensorFlow {tf.__version__} · {where} · Python {platform.python_version()} · {details}"

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -38,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 import dualtf
-from _docs import update_docs  # noqa: E402 - benchmarks/ is the script's directory
+from _docs import provenance, update_docs  # noqa: E402 - benchmarks/ is the script's directory
 from dualtf import examples
 
 BATCH = 32
@@ -177,11 +176,8 @@ def measure(kind: str, steps: int, blocks: int, min_block_s: float, modes: list[
 
 def table(results: list[dict[str, Any]], steps: int) -> str:
     """The results as a Markdown table, with what the figures stand on."""
-    device = tf.config.list_logical_devices("GPU")
-    where = device[0].name if device else f"CPU ({os.cpu_count()} cores, {platform.machine()})"
     lines = [
-        f"TensorFlow {tf.__version__} · {where} · Python {platform.python_version()} · "
-        f"K = {steps} · batch {BATCH} · median µs per step",
+        provenance(f"K = {steps} · batch {BATCH} · median µs per step"),
         "",
         "| workload | row | µs / step | × in-graph loop |",
         "|---|---|---:|---:|",

@@ -22,7 +22,6 @@ import argparse
 import functools
 import json
 import os
-import platform
 import statistics
 import sys
 import timeit
@@ -35,7 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 import dualtf
-from _docs import update_docs  # noqa: E402 - benchmarks/ is the script's directory
+from _docs import provenance, update_docs  # noqa: E402 - benchmarks/ is the script's directory
 from dualtf import examples
 
 A = np.array([0, 1, 2], np.int32)
@@ -127,11 +126,8 @@ def compare(
 
 def table(rows: list[dict[str, Any]], blocks: int) -> str:
     """The figures as a Markdown table, with what they stand on."""
-    gpus = tf.config.list_logical_devices("GPU")
-    where = gpus[0].name if gpus else f"CPU ({os.cpu_count()} cores, {platform.machine()})"
     lines = [
-        f"TensorFlow {tf.__version__} · {where} · Python {platform.python_version()} · "
-        f"{blocks} alternating blocks · median µs per call",
+        provenance(f"{blocks} alternating blocks · median µs per call"),
         "",
         "| workload | mode | dualtf µs | raw µs | dualtf / raw |",
         "|---|---|---:|---:|---:|",

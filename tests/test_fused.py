@@ -183,7 +183,9 @@ def test_epoch_arguments_are_checked(dualtf_backend):
         be.epoch(lambda i: i, [1, 2])
     with pytest.raises(dualtf.DualTFError, match=r"`step_outputs` of epoch\(\) must be one of"):
         be.epoch(lambda i: i, ds, step_outputs="all")
+    made = len(be.variables)
     with pytest.raises(dualtf.DualTFError, match=r"dataset of epoch\(\) must be finite"):
-        be.epoch(lambda i: i, ds.repeat())
+        be.epoch(lambda i: tf.Variable(0, dtype=tf.int64).assign_add(i), ds.repeat())
     with pytest.raises(dualtf.DualTFError, match=r"dataset of epoch\(\) must be non-empty"):
-        be.epoch(lambda i: i, ds.take(0))
+        be.epoch(lambda i: tf.Variable(0, dtype=tf.int64).assign_add(i), ds.take(0))
+    assert len(be.variables) == made  # refused before fn was built: no variable made

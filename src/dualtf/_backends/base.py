@@ -105,6 +105,13 @@ def _check_arity(fn: Callable[..., Any], name: str, feeds: list[str]) -> None:
         ) from None
 
 
+def _check_step_outputs(value: Any, where: str) -> None:
+    if value not in STEP_OUTPUTS:
+        raise DualTFError(
+            format_error(f"The `step_outputs` of {where}", f"one of {', '.join(STEP_OUTPUTS)}", repr(value))
+        )
+
+
 class Backend(abc.ABC):
     """One execution mode behind one API for tensors, variables and feeds.
 
@@ -518,31 +525,19 @@ class Backend(abc.ABC):
         name = str(getattr(fn, "__name__", type(fn).__name__))
         _check_arity(fn, name, [f.name for f in feeds])
         steps = check_int("steps_per_call", steps_per_call, 1)
-        if step_outputs not in STEP_OUTPUTS:
-            raise DualTFError(
-                format_error(
-                    "The `step_outputs` of function()", f"one of {', '.join(STEP_OUTPUTS)}", f"{step_outputs!r}"
-                )
-            )
-        if steps > 1 and self.strategy is not None:
-            raise UnsupportedCombinationError(
-                format_error(
-                    f"steps_per_call={steps} with strategy {self.strategy_name!r}",
-                    "used without a strategy (fused steps under a strategy are not supported yet)",
-                    f"a backend of mode {self.mode!r} with strategy {self.strategy_name!r}",
-                )
-            )
+        _check_step_outputs(step_outputs, "function()")
+        if steps > 1:
+            self._refuse_strategy(f"steps_per_call={steps}")
         checks = []
         if self.strategy is None:  # under a strategy each replica runs fn: its variables are the strategy's
             fn = BuildOnce(name).wrap(fn)
-        if self.strategy is not None:
+        else:
             fn = distributed(fn, feeds, self.strategy, reduce, self._per_replica)
             if self.num_replicas > 1:
                 checks.append(batch_check(feeds, self.num_replicas, self.strategy_name))
         with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable):
             compiled = self._compile(fn, list(feeds))
-        for var in compiled.variables:
-            self._check_variable(var, f"Variable `{variable_label(var)}`, used by step `{name}`,")
+        self._check_captured(compiled, name)
         if steps > 1:  # the single step above made fn's variables and says what a step returns
             with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable):
                 stacked = [
@@ -591,25 +586,25 @@ class Backend(abc.ABC):
                     repr(dataset),
                 )
             )
-        if self.strategy is not None:
-            raise UnsupportedCombinationError(
-                format_error(
-                    f"epoch() with strategy {self.strategy_name!r}",
-                    "used without a strategy (not supported yet)",
-                    f"a backend of mode {self.mode!r} with strategy {self.strategy_name!r}",
-                )
-            )
+        self._refuse_strategy("epoch()")
         specs = tf.nest.flatten(dataset.element_spec)
         if not all(isinstance(s, tf.TensorSpec) for s in specs):
             raise DualTFError(
                 format_error("The elements of epoch()'s dataset", "dense tensors", repr(dataset.element_spec))
             )
-        if step_outputs not in STEP_OUTPUTS:
-            raise DualTFError(
-                format_error("The `step_outputs` of epoch()", f"one of {', '.join(STEP_OUTPUTS)}", f"{step_outputs!r}")
-            )
+        _check_step_outputs(step_outputs, "epoch()")
         name = str(getattr(fn, "__name__", type(fn).__name__))
         _check_arity(fn, name, [f"element[{i}]" for i in range(len(specs))])
+        with self._lock, self.scope():  # its length, before anything is built
+            size = int(self._evaluate([dataset.cardinality()])[0])
+            if size == tf.data.INFINITE_CARDINALITY:
+                raise DualTFError(
+                    format_error("The dataset of epoch()", "finite: one call runs one pass", "an infinite dataset")
+                )
+            if size == tf.data.UNKNOWN_CARDINALITY:  # a filter: counted once, by one pass now
+                size = int(self._evaluate([dataset.reduce(0, lambda count, _: count + 1)])[0])
+        if size == 0:
+            raise DualTFError(format_error("The dataset of epoch()", "non-empty", "a dataset of no elements"))
         fn = BuildOnce(name).wrap(fn)
         with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable):
             shapes = [normalize_shape(s.shape, "A component of epoch()'s dataset") for s in specs]
@@ -620,20 +615,10 @@ class Backend(abc.ABC):
                 for i, (s, shape) in enumerate(zip(specs, shapes, strict=True))
             ]
             single = self._compile(fn, feeds)
-            size = int(self._evaluate([dataset.cardinality()])[0])
-            if size == tf.data.INFINITE_CARDINALITY:
-                raise DualTFError(
-                    format_error("The dataset of epoch()", "finite: one call runs one pass", "an infinite dataset")
-                )
-            if size == tf.data.UNKNOWN_CARDINALITY:  # a filter: counted once, by one pass now
-                size = int(self._evaluate([dataset.reduce(0, lambda count, _: count + 1)])[0])
-            if size == 0:
-                raise DualTFError(format_error("The dataset of epoch()", "non-empty", "a dataset of no elements"))
             loop = epoch_loop(self._per_replica(fn), dataset, size, single.result_spec, step_outputs)
             compiled = self._compile_loop(loop)
-        for var in compiled.variables:
-            self._check_variable(var, f"Variable `{variable_label(var)}`, used by step `{name}`,")
-        return Step(self.mode, [], compiled, check_open=self._check_open, name=name, steps_per_call=max(size, 1))
+        self._check_captured(compiled, name)
+        return Step(self.mode, [], compiled, check_open=self._check_open, name=name, steps_per_call=size)
 
     def evaluate(self, structure: Any) -> Any:
         """NumPy values of the tensors and variables in a nested structure.
@@ -730,6 +715,22 @@ class Backend(abc.ABC):
                 )
             )
         return var
+
+    def _check_captured(self, compiled: Compiled, step: str) -> None:
+        """Every variable a compiled step captured must be this backend's."""
+        for var in compiled.variables:
+            self._check_variable(var, f"Variable `{variable_label(var)}`, used by step `{step}`,")
+
+    def _refuse_strategy(self, what: str) -> None:
+        """``what`` is not built under a strategy yet: an UnsupportedCombinationError naming both."""
+        if self.strategy is not None:
+            raise UnsupportedCombinationError(
+                format_error(
+                    f"{what} with strategy {self.strategy_name!r}",
+                    "used without a strategy (not supported under one yet)",
+                    f"a backend of mode {self.mode!r} with strategy {self.strategy_name!r}",
+                )
+            )
 
     def _check_value(self, leaf: Any) -> None:
         if as_tf_variable(leaf) is not None:

@@ -56,8 +56,7 @@ def fused(fn: Callable[..., Any], result_spec: Any, steps: int, outputs: str) ->
     the single step built first — that build also made ``fn``'s variables, so the loop
     body never creates one.
     """
-    leaves = tf.nest.flatten(result_spec)
-    specs = [spec for spec in leaves if spec is not None]
+    specs = _real(tf.nest.flatten(result_spec))
 
     def run_steps(*stacked: tf.Tensor) -> Any:
         if tf.executing_eagerly():  # a plain Python loop: a while loop's TensorArrays cost more than small steps
@@ -65,14 +64,11 @@ def fused(fn: Callable[..., Any], result_spec: Any, steps: int, outputs: str) ->
             return _collect([fn(*[column[i] for column in columns]) for i in range(steps)], result_spec, outputs)
 
         def body(i: tf.Tensor, *arrays: tf.TensorArray) -> tuple[Any, ...]:
-            out = tf.nest.flatten(without_operations(fn(*[value[i] for value in stacked])))
-            tensors = [tf.convert_to_tensor(t, dtype=s.dtype) for t, s in zip(_real(out), specs, strict=True)]
-            return (i + 1, *[array.write(i, t) for array, t in zip(arrays, tensors, strict=True)])
+            return (i + 1, *_write(arrays, i, fn(*[value[i] for value in stacked]), specs))
 
         arrays = [tf.TensorArray(s.dtype, size=steps, element_shape=s.shape, infer_shape=False) for s in specs]
         _, *done = tf.while_loop(lambda i, *_: i < steps, body, (tf.constant(0), *arrays), maximum_iterations=steps)
-        results = iter([_reduce(array.stack(), outputs) for array in done])
-        return tf.nest.pack_sequence_as(result_spec, [None if spec is None else next(results) for spec in leaves])
+        return _pack([array.stack() for array in done], result_spec, outputs)
 
     return run_steps
 
@@ -88,24 +84,21 @@ def epoch_loop(
     shuffle reshuffles each epoch from one seed stream as in eager (a re-initialized
     iterator would repeat the first epoch's order).
     """
-    leaves = tf.nest.flatten(result_spec)
-    specs = [spec for spec in leaves if spec is not None]
+    specs = _real(tf.nest.flatten(result_spec))
 
     def run_epoch() -> Any:
         if tf.executing_eagerly():  # a plain Python loop over the dataset
             return _collect([fn(*tf.nest.flatten(element)) for element in dataset], result_spec, outputs)
         arrays = [tf.TensorArray(s.dtype, size=0, dynamic_size=True, element_shape=s.shape) for s in specs]
 
-        def step(i: tf.Tensor, element: Any, arrays: list[tf.TensorArray]) -> list[tf.TensorArray]:
-            out = tf.nest.flatten(without_operations(fn(*tf.nest.flatten(element))))
-            tensors = [tf.convert_to_tensor(t, dtype=s.dtype) for t, s in zip(_real(out), specs, strict=True)]
-            return [array.write(i, t) for array, t in zip(arrays, tensors, strict=True)]
+        def step(i: tf.Tensor, element: Any, arrays: Sequence[tf.TensorArray]) -> list[tf.TensorArray]:
+            return _write(arrays, i, fn(*tf.nest.flatten(element)), specs)
 
-        if not (tf.executing_eagerly() or tf.inside_function()):  # graph mode: `size` elements per run
+        if not tf.inside_function():  # graph mode: `size` elements per run
             repeated = tf.compat.v1.data.make_one_shot_iterator(dataset.repeat())
 
             def count_body(i: tf.Tensor, *arrays: tf.TensorArray) -> tuple[Any, ...]:
-                return (i + 1, *step(i, repeated.get_next(), list(arrays)))
+                return (i + 1, *step(i, repeated.get_next(), arrays))
 
             _, *done = tf.while_loop(
                 lambda i, *_: i < size, count_body, (tf.constant(0), *arrays), parallel_iterations=1
@@ -114,7 +107,7 @@ def epoch_loop(
             iterator = iter(dataset)
 
             def body(i: tf.Tensor, element: Any, *arrays: tf.TensorArray) -> tuple[Any, ...]:
-                written = step(i, element.get_value(), list(arrays))
+                written = step(i, element.get_value(), arrays)
                 return (i + 1, iterator.get_next_as_optional(), *written)
 
             _, _, *done = tf.while_loop(
@@ -123,22 +116,35 @@ def epoch_loop(
                 (tf.constant(0), iterator.get_next_as_optional(), *arrays),
                 parallel_iterations=1,
             )
-        results = iter([_reduce(array.stack(), outputs) for array in done])
-        return tf.nest.pack_sequence_as(result_spec, [None if spec is None else next(results) for spec in leaves])
+        return _pack([array.stack() for array in done], result_spec, outputs)
 
     return run_epoch
 
 
+def _results(out: Any, specs: list[tf.TensorSpec]) -> list[tf.Tensor]:
+    """One step's non-None results as tensors of the single step's dtypes."""
+    real = _real(tf.nest.flatten(without_operations(out)))
+    return [tf.convert_to_tensor(t, dtype=s.dtype) for t, s in zip(real, specs, strict=True)]
+
+
+def _write(arrays: Sequence[tf.TensorArray], i: tf.Tensor, out: Any, specs: list[tf.TensorSpec]) -> list[Any]:
+    """Step ``i``'s results written into the loop's TensorArrays, one per non-None result."""
+    return [array.write(i, t) for array, t in zip(arrays, _results(out, specs), strict=True)]
+
+
 def _collect(results: list[Any], result_spec: Any, outputs: str) -> Any:
     """Eager: each step's results, stacked and reduced per leaf as the loop's TensorArrays would be."""
-    leaves = tf.nest.flatten(result_spec)
-    specs = [spec for spec in leaves if spec is not None]
-    per_step = [_real(tf.nest.flatten(without_operations(r))) for r in results]
-    stacked = [
-        tf.stack([tf.convert_to_tensor(step[j], dtype=spec.dtype) for step in per_step]) for j, spec in enumerate(specs)
-    ]
+    specs = _real(tf.nest.flatten(result_spec))
+    per_step = [_results(r, specs) for r in results]
+    return _pack([tf.stack(list(column)) for column in zip(*per_step, strict=True)], result_spec, outputs)
+
+
+def _pack(stacked: list[tf.Tensor], result_spec: Any, outputs: str) -> Any:
+    """The stacked results reduced as ``outputs`` says, in fn's structure (None where fn returned None)."""
     reduced = iter([_reduce(value, outputs) for value in stacked])
-    return tf.nest.pack_sequence_as(result_spec, [None if spec is None else next(reduced) for spec in leaves])
+    return tf.nest.pack_sequence_as(
+        result_spec, [None if spec is None else next(reduced) for spec in tf.nest.flatten(result_spec)]
+    )
 
 
 def _real(leaves: list[Any]) -> list[Any]:

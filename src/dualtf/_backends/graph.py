@@ -317,6 +317,8 @@ class GraphBackend(Backend):
         Ops that ``fetches`` (a Session.run's) runs are left to that run. One that needs
         a feed cannot run outside a step: a DualTFError before any runs.
         """
+        if self.graph.version == self._seen:  # nothing new (checked again under the lock)
+            return
         with self._lock:  # one thread's catch-up at a time, never during another thread's build
             self._catch_up_locked(fetches)
 
