@@ -109,7 +109,8 @@ def test_k_selects_a_mode(pytester):
             [],
             None,
             'mode="eager"',
-            "every keyword must be one of modes, strategies, seed, xfail, skip. Received: unknown keyword 'mode'.",
+            "every keyword must be one of modes, strategies, seed, deterministic_random, xfail, skip. "
+            "Received: unknown keyword 'mode'.",
         ),
     ],
 )
@@ -368,7 +369,9 @@ def test_bad_strategies_option_is_a_usage_error(pytester):
 
 def test_marker_help_lists_every_keyword(pytester):
     result = pytester.runpytest_subprocess("--markers")
-    result.stdout.fnmatch_lines(["*dualtf(modes=None, strategies=None, seed=None, xfail=None, skip=None)*"])
+    result.stdout.fnmatch_lines(
+        ["*dualtf(modes=None, strategies=None, seed=None, deterministic_random=False, xfail=None, skip=None)*"]
+    )
 
 
 def test_backend_options_per_mode_through_a_conftest_fixture(pytester):

@@ -13,13 +13,18 @@ if TYPE_CHECKING:
 __all__ = ["backend"]
 
 
-def backend(mode: str, *, seed: int | None = None, strategy: Any = None, **options: Any) -> Backend:
+def backend(
+    mode: str, *, seed: int | None = None, strategy: Any = None, deterministic_random: bool = False, **options: Any
+) -> Backend:
     """A fresh backend for ``mode``; use it as a context manager.
 
     ``seed`` seeds Python, NumPy, TensorFlow and Keras (as
     ``keras.utils.set_random_seed`` does; in graph mode TensorFlow's seed is
     the graph's own) so that initializers and seeded random ops agree across
-    modes. Options per mode: ``graph`` accepts ``config`` (a
+    modes. With ``deterministic_random=True`` (a seed needed) every stateful
+    random op (``tf.random.*``, ``tf.nn.dropout``, TF1's initializers) draws
+    from one generator of the backend, so a step draws the same numbers in
+    every mode, XLA included (see docs/modes.md, "Random numbers"). Options per mode: ``graph`` accepts ``config`` (a
     ``tf.compat.v1.ConfigProto``); the others accept none.
 
     ``strategy`` is a name from :data:`dualtf.STRATEGIES` (``"cpu"``, ``"mirrored"``,
@@ -46,4 +51,4 @@ def backend(mode: str, *, seed: int | None = None, strategy: Any = None, **optio
         raise ModeError(format_error(f"Mode {checked!r}", "available on this machine", reason))
     from ._backends import backend_class
 
-    return backend_class(checked)(seed=seed, strategy=strategy, **options)
+    return backend_class(checked)(seed=seed, strategy=strategy, deterministic_random=deterministic_random, **options)

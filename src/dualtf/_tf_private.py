@@ -18,6 +18,7 @@ import functools
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ._errors import NotInstalledError, PrivateAPIError, error_message
@@ -34,6 +35,8 @@ __all__ = [
     "load",
     "make_callable_from_options",
     "mode_missing_piece",
+    "RANDOM_OPS",
+    "replace_random_ops",
     "require_tensorflow",
 ]
 
@@ -45,6 +48,9 @@ class Symbol(NamedTuple):
     attribute: str
     why: str
 
+
+#: The generated random-op functions that ``deterministic_random`` replaces (see :data:`SYMBOLS`).
+RANDOM_OPS = ("random_uniform", "random_standard_normal", "truncated_normal", "random_uniform_int", "random_shuffle")
 
 #: Private module-level names, loaded on first use by :func:`load`.
 SYMBOLS: dict[str, Symbol] = {
@@ -69,6 +75,15 @@ SYMBOLS: dict[str, Symbol] = {
         "eager: a TF1 variable store that keeps eager variables, so get_variable(reuse=True) finds them "
         "(TF's default store keeps none in eager mode)",
     ),
+    **{
+        f"gen_random_ops.{name}": Symbol(
+            "tensorflow.python.ops.gen_random_ops",
+            name,
+            "deterministic_random: TF1's stateful random ops (tf.random.*, tf.nn.dropout, the TF1 initializers) "
+            "all call these generated functions, the one place to draw from the backend's generator instead",
+        )
+        for name in RANDOM_OPS
+    },
     "Timeline": Symbol(
         "tensorflow.python.client.timeline",
         "Timeline",
@@ -143,6 +158,22 @@ def load(name: str) -> Any:
         return getattr(importlib.import_module(symbol.module), symbol.attribute)
     except (ImportError, AttributeError) as exc:
         raise _missing(f"{symbol.module}.{symbol.attribute}", symbol.why, f"{type(exc).__name__}: {exc}") from None
+
+
+def replace_random_ops(wrappers: dict[str, Callable[[Any], Any]]) -> Callable[[], None]:
+    """Replace each generated random-op function by ``wrappers[name](original)``; return what puts them back."""
+    for name in wrappers:
+        load(f"gen_random_ops.{name}")  # each is there, or a PrivateAPIError naming it
+    module = importlib.import_module(SYMBOLS["gen_random_ops.random_uniform"].module)
+    originals = {name: getattr(module, name) for name in wrappers}
+    for name, wrap in wrappers.items():
+        setattr(module, name, wrap(originals[name]))
+
+    def restore() -> None:
+        for name, original in originals.items():
+            setattr(module, name, original)
+
+    return restore
 
 
 def make_callable_from_options(session: Any, options: Any) -> Any:

@@ -185,6 +185,7 @@ def run_program(
     seed: int | None = 0,
     strategy: Any = None,
     driver: Driver | None = None,
+    deterministic_random: bool = False,
 ) -> ProgramRun:
     """Run ``program`` in a fresh backend of ``mode`` for ``steps`` calls.
 
@@ -195,13 +196,13 @@ def run_program(
     for a tuple) to its values or function of the index; a call's output is a
     dict by step name. ``driver(steps, i)``, if given, runs call ``i`` instead
     (``steps`` is the program's return value) and returns its outputs.
-    ``seed`` and ``strategy`` go to :func:`dualtf.backend`. Returns each call's
+    ``seed``, ``strategy`` and ``deterministic_random`` go to :func:`dualtf.backend`. Returns each call's
     outputs and the final variables.
     """
     from ._backends.tensors import variable_label
 
     check_int("steps", steps, 1)
-    with backend(mode, seed=seed, strategy=strategy) as be:
+    with backend(mode, seed=seed, strategy=strategy, deterministic_random=deterministic_random) as be:
         returned = program(be)
         named = checked_steps(returned)
         if driver is None and len(named) > 1:

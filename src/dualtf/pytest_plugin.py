@@ -31,7 +31,7 @@ from ._strategies import STRATEGIES, parse_strategies
 __all__ = ["dualtf_backend", "dualtf_backend_options", "dualtf_mode", "dualtf_strategy"]
 
 _MARKER = "dualtf"
-_MARKER_KEYWORDS = ("modes", "strategies", "seed", "xfail", "skip")
+_MARKER_KEYWORDS = ("modes", "strategies", "seed", "deterministic_random", "xfail", "skip")
 _modes_key = pytest.StashKey[tuple[str, ...]]()
 _strategies_key = pytest.StashKey[tuple[str, ...]]()
 _timings_key = pytest.StashKey[list[tuple[str, str, float]]]()
@@ -109,10 +109,10 @@ def _usage(parse: Callable[[object, str], tuple[str, ...]], value: object, where
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "dualtf(modes=None, strategies=None, seed=None, xfail=None, skip=None): run this test only in the given "
-        "dualtf modes and strategies; seed is passed to dualtf.backend and applied again just before the test "
-        "body; xfail={mode: (ExceptionType, reason)} expects that exception in that mode (strict); "
-        "skip={mode: reason} skips that mode",
+        "dualtf(modes=None, strategies=None, seed=None, deterministic_random=False, xfail=None, skip=None): run "
+        "this test only in the given dualtf modes and strategies; seed and deterministic_random are passed to "
+        "dualtf.backend, and seed applied again just before the test body; xfail={mode: (ExceptionType, "
+        "reason)} expects that exception in that mode (strict); skip={mode: reason} skips that mode",
     )
     config.stash[_modes_key] = _configured(config, "modes", parse_modes, MODES)
     config.stash[_strategies_key] = _configured(config, "strategies", parse_strategies, STRATEGIES)
@@ -277,11 +277,18 @@ def dualtf_backend(
 
     marker = request.node.get_closest_marker(_MARKER)
     seed = marker.kwargs.get("seed") if marker is not None else None
+    deterministic = marker.kwargs.get("deterministic_random", False) if marker is not None else False
     state = GlobalState(seeds=False)  # the backend saves and restores the seeds it sets
     strategy = request.getfixturevalue("dualtf_strategy") if "dualtf_strategy" in request.fixturenames else None
     try:
         try:
-            be = backend(dualtf_mode, seed=seed, strategy=strategy, **dualtf_backend_options)
+            be = backend(
+                dualtf_mode,
+                seed=seed,
+                strategy=strategy,
+                deterministic_random=deterministic,
+                **dualtf_backend_options,
+            )
         except UnsupportedCombinationError as exc:
             pytest.skip(str(exc))
         with be:

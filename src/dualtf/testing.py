@@ -45,6 +45,7 @@ def assert_modes_agree(
     atol: Tolerance = _DEFAULT_ATOL,
     seed: int | None = 0,
     driver: Driver | None = None,
+    deterministic_random: bool = False,
 ) -> None:
     """Assert that ``program`` gives the same outputs and final variables in every mode.
 
@@ -63,7 +64,9 @@ def assert_modes_agree(
     runs call ``i`` any way it likes and returns what to compare (see
     :func:`dualtf.program.run_program`). ``rtol`` and ``atol`` are one number,
     or one per mode (``{"xla": 1e-4}``: XLA reorders float sums); two modes are
-    compared at the looser of their tolerances.
+    compared at the looser of their tolerances. With ``deterministic_random=True``
+    each backend draws its stateful random ops from one generator seeded by
+    ``seed``, so programs with dropout or random initial values compare too.
 
     >>> import tensorflow as tf
     >>> def relu(be):
@@ -73,7 +76,12 @@ def assert_modes_agree(
     """
     check_int("steps", steps, 1)
     chosen = available_modes() if modes is None else parse_modes(modes, "`modes` of assert_modes_agree")
-    results = {mode: run_program(program, feeds, mode, steps=steps, seed=seed, driver=driver) for mode in chosen}
+    results = {
+        mode: run_program(
+            program, feeds, mode, steps=steps, seed=seed, driver=driver, deterministic_random=deterministic_random
+        )
+        for mode in chosen
+    }
     base_mode = chosen[0]
     base_outputs, base_vars = results[base_mode]
     problems: list[str] = []

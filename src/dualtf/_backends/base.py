@@ -38,6 +38,7 @@ from .._modes import Mode
 from .._strategies import strategy_name
 from .._tf_private import dataset_variant
 from .build_once import BuildOnce
+from .deterministic_random import DeterministicRandom, active, refused_random_op
 from .distribute import REDUCTIONS, batch_check, distributed, resolve_strategy
 from .distribute import aggregation as variable_aggregation
 from .fused import STEP_OUTPUTS, epoch_loop, fused, stacked_check, stacked_shape
@@ -196,7 +197,9 @@ class Backend(abc.ABC):
                 yield tf.nest.map_structure(to_numpy, element)
 
     # ======================================================= life cycle
-    def __init__(self, *, seed: int | None = None, strategy: Any = None, **options: Any):
+    def __init__(
+        self, *, seed: int | None = None, strategy: Any = None, deterministic_random: bool = False, **options: Any
+    ):
         unknown = sorted(set(options) - self.OPTIONS)
         if unknown:
             valid = ", ".join(sorted(self.OPTIONS)) or "none"
@@ -208,9 +211,27 @@ class Backend(abc.ABC):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32):
             # NumPy's range; checked before anything is seeded
             raise DualTFError(format_error("The seed", "an int in [0, 2**32 - 1], or None", f"seed={seed!r}"))
+        if not isinstance(deterministic_random, bool):
+            raise DualTFError(format_error("deterministic_random", "True or False", repr(deterministic_random)))
+        if deterministic_random and seed is None:
+            raise DualTFError(
+                format_error(
+                    "The seed of a backend with deterministic_random=True",
+                    "an int: every mode draws from one generator seeded by it",
+                    "seed=None",
+                )
+            )
         self.seed = seed
         #: The ``tf.distribute.Strategy`` steps run under, or None (the ``default`` strategy).
         self.strategy: tf.distribute.Strategy | None = resolve_strategy(strategy, self.mode)
+        if deterministic_random and self.strategy is not None:
+            raise UnsupportedCombinationError(
+                format_error(
+                    f"deterministic_random=True with strategy {strategy_name(self.strategy)!r}",
+                    "used without a strategy (not supported under one yet)",
+                    f"a backend of mode {self.mode!r} with strategy {strategy_name(self.strategy)!r}",
+                )
+            )
         #: The strategy's dualtf name: one of :data:`dualtf.STRATEGIES`, or ``"custom"``.
         self.strategy_name = strategy_name(self.strategy)
         #: Replicas a step runs on (1 without a strategy).
@@ -223,10 +244,20 @@ class Backend(abc.ABC):
         self._own_variables: dict[int, tf.Variable] = {}  # by id, in creation order
         self._stack = contextlib.ExitStack()
         self._entered: tuple[int, int] | None = None  # (thread, entry number) once its block is entered
+        #: The generator every stateful random op draws from, with deterministic_random=True.
+        self._random: DeterministicRandom | None = None
         self._open(options)  # may refuse an option: before any global state is touched
         self._global_state = GlobalState(seeds=seed is not None)
         with _registry_lock:
             _open_backends.append(weakref.ref(self))
+        if deterministic_random:
+            assert seed is not None
+            with self._scope():
+                self._random = DeterministicRandom(seed)
+            setattr(self._random.state, _OWNER_ATTR, self.serial)  # dualtf's, never listed in be.variables
+            if hasattr(self, "_tracer"):  # a first trace's random keys are constants (DeterministicRandom.run)
+                self._tracer.retrace_first = True
+            active.acquire()
         if seed is not None:
             with self.scope():
                 seed_everything(seed)
@@ -284,6 +315,8 @@ class Backend(abc.ABC):
             try:
                 self._close()
             finally:
+                if self._random is not None:
+                    active.release()
                 if heir is None:
                     self._global_state.restore()
 
@@ -530,7 +563,7 @@ class Backend(abc.ABC):
             self._refuse_strategy(f"steps_per_call={steps}")
         checks = []
         if self.strategy is None:  # under a strategy each replica runs fn: its variables are the strategy's
-            fn = BuildOnce(name).wrap(fn)
+            fn = self._built_once(fn, name)
         else:
             fn = distributed(fn, feeds, self.strategy, reduce, self._per_replica)
             if self.num_replicas > 1:
@@ -538,6 +571,8 @@ class Backend(abc.ABC):
         with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable):
             compiled = self._compile(fn, list(feeds))
         self._check_captured(compiled, name)
+        if self._random is not None:
+            refused_random_op(compiled.ops, self.mode)
         if steps > 1:  # the single step above made fn's variables and says what a step returns
             with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable):
                 stacked = [
@@ -605,7 +640,7 @@ class Backend(abc.ABC):
                 size = int(self._evaluate([dataset.reduce(0, lambda count, _: count + 1)])[0])
         if size == 0:
             raise DualTFError(format_error("The dataset of epoch()", "non-empty", "a dataset of no elements"))
-        fn = BuildOnce(name).wrap(fn)
+        fn = self._built_once(fn, name)
         with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable):
             shapes = [normalize_shape(s.shape, "A component of epoch()'s dataset") for s in specs]
             feeds = [  # one step built first: it makes fn's variables and says what a step returns
@@ -615,6 +650,8 @@ class Backend(abc.ABC):
                 for i, (s, shape) in enumerate(zip(specs, shapes, strict=True))
             ]
             single = self._compile(fn, feeds)
+            if self._random is not None:
+                refused_random_op(single.ops, self.mode)
             loop = epoch_loop(self._per_replica(fn), dataset, size, single.result_spec, step_outputs)
             compiled = self._compile_loop(loop)
         self._check_captured(compiled, name)
@@ -663,12 +700,13 @@ class Backend(abc.ABC):
         return self._variables()
 
     def scope(self) -> contextlib.AbstractContextManager[Any]:
-        """The context in which this backend's ops are made: graph mode's graph, the strategy's scope."""
-        if self.strategy is None:
-            return self._scope()
+        """The context in which this backend's ops are made: graph mode's graph, the strategy's scope,
+        and with deterministic_random its generator as the one random ops draw from."""
         stack = contextlib.ExitStack()
         stack.enter_context(self._scope())
-        stack.enter_context(self.strategy.scope())
+        if self.strategy is not None:
+            stack.enter_context(self.strategy.scope())
+        stack.enter_context(active.using(self._random))
         return stack
 
     # ======================================================= checks and bookkeeping
@@ -720,6 +758,21 @@ class Backend(abc.ABC):
         """Every variable a compiled step captured must be this backend's."""
         for var in compiled.variables:
             self._check_variable(var, f"Variable `{variable_label(var)}`, used by step `{step}`,")
+
+    def _built_once(self, fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+        """``fn`` as each mode runs it: built once (:class:`BuildOnce`), and with deterministic_random
+        each run drawing its random keys in order."""
+        store = BuildOnce(name)
+        once = store.wrap(fn)
+        random = self._random
+        if random is None:
+            return once
+
+        def drawn_in_order(*args: Any) -> Any:
+            with random.run(first=store.runs == 0):
+                return once(*args)
+
+        return drawn_in_order
 
     def _refuse_strategy(self, what: str) -> None:
         """``what`` is not built under a strategy yet: an UnsupportedCombinationError naming both."""

@@ -48,6 +48,11 @@ class BuildOnce:
         self._runs = 0
         self._local = threading.local()  # the position in this run, per thread
 
+    @property
+    def runs(self) -> int:
+        """How many runs of ``fn`` have ended."""
+        return self._runs
+
     def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn`` run with this store."""
 

@@ -14,6 +14,7 @@ from .._errors import DualTFError, error_message
 from .._feeds import Feed
 from .._tf_private import load
 from .base import Backend
+from .deterministic_random import active
 from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled
 from .tensors import eager_scope, structure_to_numpy
@@ -126,6 +127,8 @@ class EagerBackend(Backend):
         tape = watched.used  # fn calls a TF1 optimizer's minimize / compute_gradients with a tensor loss
         variables = self._variables
         store = load("EagerVariableStore")()  # this step's get_variable names, kept across calls
+        random = self._random  # with deterministic_random: calls in any thread draw from it
+        outer = self._tracer.outer  # fn's TF1 collections are this backend's
 
         def run(values: list[np.ndarray]) -> Any:
             if not tf.executing_eagerly():  # called inside a graph backend's block
@@ -133,7 +136,7 @@ class EagerBackend(Backend):
                     return run(values)
             _functions_eagerly.enter()
             try:
-                with store.as_default():
+                with outer(), store.as_default(), active.using(random):  # the store lives in the graph
                     return call(values)
             except RuntimeError as exc:
                 if "should be a function when eager execution is enabled" not in str(exc):
@@ -159,7 +162,11 @@ class EagerBackend(Backend):
             return structure_to_numpy(fn(*[tf.constant(v) for v in values]))
 
         return Compiled(
-            run, variables=traced.variables, result_dtypes=traced.result_dtypes, result_spec=traced.result_spec
+            run,
+            ops=traced.ops,
+            variables=traced.variables,
+            result_dtypes=traced.result_dtypes,
+            result_spec=traced.result_spec,
         )
 
     def _keras_runner(self, model: Any) -> ModelRunner:

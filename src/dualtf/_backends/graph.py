@@ -167,7 +167,7 @@ class GraphBackend(Backend):
         # otherwise the initializers would be ordered into, and rerun by, every step.
         try:
             build = self._build_checked(converted, placeholders)
-            if build.created:
+            if build.created or self._random is not None:  # deterministic_random: a first build is never kept
                 build = self._build_checked(converted, placeholders)
         except BaseException:
             self._seen = self.graph.version  # a failed build's ops are not the block's: never run them
@@ -217,9 +217,12 @@ class GraphBackend(Backend):
             return str(load("Timeline")(metadata.step_stats, self.graph).generate_chrome_trace_format())
 
         spec = [None if t is None else tf.TensorSpec(t.shape, t.dtype) for t in build.fetches]
+        built = [(op.type, op.name) for op in self.graph.get_operations()[first_op:]]
+        functions = [(node.op, node.name) for f in self.graph.as_graph_def().library.function for node in f.node_def]
         return Compiled(
             run,
             op_count=op_count,
+            ops=tuple(built + functions),
             chrome_trace=chrome_trace,
             call_path="session callable",
             result_spec=tf.nest.pack_sequence_as(structure, spec),

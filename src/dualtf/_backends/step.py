@@ -28,7 +28,7 @@ class Compiled(NamedTuple):
     trace_count: Callable[[], int] | None = None
     #: Runs one step with full tracing and returns its Chrome trace (graph).
     chrome_trace: Callable[[Values], str] | None = None
-    #: ``(type, name)`` of the traced function's ops, nested functions' included (function, xla).
+    #: ``(type, name)`` of the step's ops, those of the functions it calls included (eager: its trace's).
     ops: tuple[tuple[str, str], ...] = ()
     #: How a call reaches TensorFlow: "session callable", "python", "inference function", "concrete function".
     call_path: str = "python"

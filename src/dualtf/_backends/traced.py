@@ -40,6 +40,18 @@ class Tracer:
         self._variables = variables
         self._strategy = strategy
         self._record = record  # the backend's variable creator: creator scopes live on the default graph
+        #: Never keep a step's first trace, even one that made no variables: deterministic_random's
+        #: first runs draw constant keys, fit for initial values only.
+        self.retrace_first = False
+
+    def outer(self) -> contextlib.AbstractContextManager[Any]:
+        """Eager execution with this backend's graph as the default graph: the one whose TF1
+        collections a trace (or an eager step: ``get_variable`` adds to the default graph's
+        collections even in eager mode) writes, never the process's or another backend's."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(self._graph.as_default())
+        stack.enter_context(load("eager_mode")())
+        return stack
 
     def trace(self, fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Compiled:
         """:func:`trace` ``fn`` in this backend's own outer graph, with its variables in the collections."""
@@ -57,12 +69,14 @@ class Tracer:
             return without_operations(fn(*args))
 
         with contextlib.ExitStack() as stack:
-            stack.enter_context(graph.as_default())
-            stack.enter_context(load("eager_mode")())
+            stack.enter_context(self.outer())
             if self._strategy is not None:  # its scope lives on the default graph: enter it in this one too
                 stack.enter_context(self._strategy.scope())
             stack.enter_context(tf.variable_creator_scope(self._record))  # so does the backend's record
-            return trace(in_collections, feeds, jit_compile=jit_compile)
+            traced = trace(in_collections, feeds, jit_compile=jit_compile)
+            if self.retrace_first and traced.trace_count is not None and traced.trace_count() == 1:
+                traced = trace(in_collections, feeds, jit_compile=jit_compile)  # a fresh tf.function: a second run
+            return traced
 
 
 def trace(fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Compiled:

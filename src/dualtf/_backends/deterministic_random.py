@@ -1,0 +1,267 @@
+"""``deterministic_random=True``: TF1's stateful random ops drawing the same numbers in every mode.
+
+Without it each mode draws its own: a TF1 graph keeps one stream per op (seeded by the
+graph's seed and the op's), eager one per seed pair, and XLA ignores op seeds. With it,
+each stateful random op (``tf.random.uniform``/``normal``/``truncated_normal``/``shuffle``,
+``tf.nn.dropout``, the TF1 initializers built on them, ``tf.compat.v1.random_*``) asks the
+backend's one Philox ``tf.random.Generator`` for a key — one stateful op, ordered like every
+other stateful op of the step — and draws its values from that key with a stateless op whose
+integers are the same bits on every device and under XLA. Floats are made from those bits
+here, by one formula for every mode, because TensorFlow's and XLA's own float conversions
+differ. So the n-th draw of a backend is the same in every mode, in a train step and an eval
+step alike, in a loop or out of one.
+
+The replacement is installed on TensorFlow's generated random ops while a backend with the
+switch is open, and applies only to the thread that is building or running that backend's
+code: everywhere else TensorFlow's own ops run unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from .._errors import DualTFError, error_message
+from .._tf_private import RANDOM_OPS, replace_random_ops
+
+__all__ = ["DeterministicRandom", "refused_random_op"]
+
+#: Stateful random ops with no replacement: under the switch a step containing one is refused
+#: (what the user called, what to use instead). The replaced ones appear here too: a step
+#: that still holds one called the raw op, past the replacement.
+_REFUSED: dict[str, str] = {
+    "RandomGamma": "tf.random.gamma",
+    "RandomPoisson": "tf.random.poisson",
+    "RandomPoissonV2": "tf.random.poisson",
+    "Multinomial": "tf.random.categorical",
+    "ParameterizedTruncatedNormal": "parameterized_truncated_normal",
+    "RandomUniform": "tf.raw_ops.RandomUniform",
+    "RandomUniformInt": "tf.raw_ops.RandomUniformInt",
+    "RandomStandardNormal": "tf.raw_ops.RandomStandardNormal",
+    "TruncatedNormal": "tf.raw_ops.TruncatedNormal",
+    "RandomShuffle": "tf.raw_ops.RandomShuffle",
+}
+
+# Φ(-2) and Φ(2): truncated_normal keeps values within two standard deviations.
+_LOW = 0.5 * math.erfc(2.0 / math.sqrt(2.0))
+_HIGH = 1.0 - _LOW
+
+
+def refused_random_op(op_types: Any, mode: str) -> None:
+    """A DualTFError naming the first stateful random op of ``op_types`` the switch cannot make agree."""
+    for op_type, op_name in op_types:
+        called = _REFUSED.get(op_type)
+        if called is not None:
+            raise DualTFError(
+                error_message(
+                    f"Under deterministic_random=True every stateful random op of a step of mode {mode!r} must draw "
+                    f"from dualtf's generator, so that every mode draws the same numbers; {called} (op `{op_name}`, "
+                    f"{op_type}) cannot. Draw from tf.random.stateless_* with a seed of your own, or open the "
+                    "backend without deterministic_random",
+                    f"a step that calls {op_type}",
+                )
+            )
+
+
+def _bits(shape: Any, key: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """Uniform unsigned integers: the same bits on every device and under XLA (Philox named: XLA's
+    automatic choice of algorithm is not the CPU kernel's)."""
+    bits: tf.Tensor = tf.random.stateless_uniform(
+        shape,
+        key,
+        minval=None,  # type: ignore[arg-type]  # None and None: the full range of an unsigned dtype
+        maxval=None,
+        dtype=dtype,
+        alg="philox",
+    )
+    return bits
+
+
+def _unit(shape: Any, key: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """Uniform floats in [0, 1) of ``dtype``: the top mantissa-many bits, scaled exactly."""
+    if dtype == tf.float64:
+        top = tf.bitwise.right_shift(_bits(shape, key, tf.uint64), tf.constant(11, tf.uint64))
+        unit64: tf.Tensor = tf.cast(top, tf.float64) * 2.0**-53
+        return unit64
+    width = {tf.float32: 24, tf.float16: 11, tf.bfloat16: 8}.get(dtype)
+    if width is None:
+        raise DualTFError(
+            error_message(
+                "Under deterministic_random=True a random float must be of dtype float16, bfloat16, float32 or float64",
+                f"dtype {dtype.name}",
+            )
+        )
+    top = tf.bitwise.right_shift(_bits(shape, key, tf.uint32), tf.constant(32 - width, tf.uint32))
+    unit: tf.Tensor = tf.cast(top, tf.float32) * 2.0**-width
+    return unit if dtype == tf.float32 else tf.cast(unit, dtype)
+
+
+def _compute_dtype(dtype: tf.DType) -> tf.DType:
+    return tf.float64 if dtype == tf.float64 else tf.float32
+
+
+class _Run:
+    """Where one run of a step's fn is: first or not, its next constant key, its last key op per graph."""
+
+    def __init__(self, first: bool):
+        self.first = first
+        self.position = 0
+        self.last: dict[tf.Graph, tf.Operation] = {}
+
+
+class DeterministicRandom:
+    """One backend's generator, and the random ops that draw from it."""
+
+    def __init__(self, seed: int):
+        self._seed = seed
+        self.generator = tf.random.Generator.from_seed(seed, alg="philox")
+        if not tf.executing_eagerly():  # a graph's: kept out of the TF1 program's global_variables()
+            collection = tf.compat.v1.get_default_graph().get_collection_ref(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
+            collection[:] = [v for v in collection if v is not self.state]
+        self._local = threading.local()  # per thread: the run of fn it is in
+
+    @property
+    def state(self) -> tf.Variable:
+        """The generator's state variable."""
+        state: tf.Variable = self.generator.state
+        return state
+
+    @contextlib.contextmanager
+    def run(self, *, first: bool) -> Iterator[None]:
+        """One run of a step's ``fn``.
+
+        The first run of a step's fn is where a TF1 program makes its variables, and every mode
+        uses it for their initial values only (graph mode builds fn again, ``tf.function``
+        traces it again, eager calls run fn anew), so its keys are constants: the n-th random
+        op of the first run gets the n-th key derived from the seed, and TensorFlow can lift
+        the initial values out of a traced function. Later runs draw each key from the
+        generator, in the order fn asks for them: inside a step's graph every stateful op is
+        ordered already (automatic control dependencies); a TF1 loop body built in graph
+        mode has none, so each key there waits for the previous one of its graph.
+        """
+        saved = getattr(self._local, "run", None)
+        self._local.run = _Run(first)
+        try:
+            yield
+        finally:
+            self._local.run = saved
+
+    def _key(self) -> tf.Tensor:
+        """A stateless seed for one random op: a constant in a first run, else one draw from the generator."""
+        run: _Run | None = getattr(self._local, "run", None)
+        if run is not None and run.first:
+            position, run.position = run.position, run.position + 1
+            words = np.random.SeedSequence([self._seed, position]).generate_state(2, np.uint64)
+            return tf.constant(words.view(np.int64))
+        if run is None or tf.executing_eagerly():
+            return self.generator.make_seeds(1)[:, 0]
+        graph = tf.compat.v1.get_default_graph()
+        previous = run.last.get(graph)
+        with tf.control_dependencies([] if previous is None else [previous]):
+            key = self.generator.make_seeds(1)[:, 0]
+        run.last[graph] = key.op
+        return key
+
+    # ------------------------------------------------- TensorFlow's generated ops, replaced
+    # Same signatures as tensorflow.python.ops.gen_random_ops; seed and seed2 are TF1's
+    # per-op seeds, which the generator's key replaces.
+    def random_uniform(self, shape: Any, dtype: Any, seed: int = 0, seed2: int = 0, name: Any = None) -> tf.Tensor:
+        with tf.name_scope(name or "RandomUniform"):
+            return _unit(shape, self._key(), tf.as_dtype(dtype))
+
+    def random_standard_normal(
+        self, shape: Any, dtype: Any, seed: int = 0, seed2: int = 0, name: Any = None
+    ) -> tf.Tensor:
+        dtype = tf.as_dtype(dtype)
+        compute = _compute_dtype(dtype)
+        with tf.name_scope(name or "RandomStandardNormal"):
+            key = self._key()
+            both = _unit(tf.concat([[2], tf.cast(shape, tf.int32)], 0), key, compute)
+            radius = tf.sqrt(-2.0 * tf.math.log(1.0 - both[0]))  # Box-Muller: 1 - u is in (0, 1]
+            return tf.cast(radius * tf.cos((2.0 * math.pi) * both[1]), dtype)
+
+    def truncated_normal(self, shape: Any, dtype: Any, seed: int = 0, seed2: int = 0, name: Any = None) -> tf.Tensor:
+        dtype = tf.as_dtype(dtype)
+        compute = _compute_dtype(dtype)
+        with tf.name_scope(name or "TruncatedNormal"):
+            unit = _unit(shape, self._key(), compute)
+            inverse: tf.Tensor = tf.math.ndtri(_LOW + unit * (_HIGH - _LOW))  # the inverse CDF on [Φ(-2), Φ(2))
+            return tf.cast(inverse, dtype)
+
+    def random_uniform_int(
+        self, shape: Any, minval: Any, maxval: Any, seed: int = 0, seed2: int = 0, name: Any = None
+    ) -> tf.Tensor:
+        minval = tf.convert_to_tensor(minval)
+        with tf.name_scope(name or "RandomUniformInt"):
+            drawn: tf.Tensor = tf.random.stateless_uniform(
+                shape, self._key(), minval, maxval, dtype=minval.dtype, alg="philox"
+            )
+            return drawn
+
+    def random_shuffle(self, value: Any, seed: int = 0, seed2: int = 0, name: Any = None) -> tf.Tensor:
+        value = tf.convert_to_tensor(value)
+        with tf.name_scope(name or "RandomShuffle"):
+            order = tf.argsort(_bits(tf.shape(value)[:1], self._key(), tf.uint32), stable=True)
+            shuffled: tf.Tensor = tf.gather(value, order)
+            return shuffled
+
+
+class _Active:
+    """Which backend's generator the current thread draws from, and the replacement's life:
+    installed by the first backend with the switch to open, put back by the last to close."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._restore: Callable[[], None] | None = None
+        self._local = threading.local()
+
+    def current(self) -> DeterministicRandom | None:
+        stack: list[DeterministicRandom | None] = getattr(self._local, "stack", [])
+        return stack[-1] if stack else None
+
+    def acquire(self) -> None:
+        with self._lock:
+            if not self._users:
+                self._restore = replace_random_ops({name: self._dispatch(name) for name in RANDOM_OPS})
+            self._users += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if not self._users and self._restore is not None:
+                self._restore()
+                self._restore = None
+
+    @contextlib.contextmanager
+    def using(self, random: DeterministicRandom | None) -> Iterator[None]:
+        """Random ops made in this thread draw from ``random`` (None: TensorFlow's own ops)."""
+        stack = self._local.__dict__.setdefault("stack", [])
+        stack.append(random)
+        try:
+            yield
+        finally:
+            stack.pop()
+
+    def _dispatch(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        current = self.current
+
+        def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+            def dispatch(*args: Any, **kwargs: Any) -> Any:
+                random = current()
+                if random is None:
+                    return original(*args, **kwargs)
+                return getattr(random, name)(*args, **kwargs)
+
+            return dispatch
+
+        return wrap
+
+
+active = _Active()
