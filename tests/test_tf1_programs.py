@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 import dualtf
+from dualtf.testing import assert_modes_agree
 
 RNG = np.random.RandomState(0)
 X = RNG.normal(size=(16, 3)).astype(np.float32)
@@ -122,3 +123,128 @@ def test_each_backend_has_its_own_variable_store(dualtf_mode):
             step = be.function(_scoped_step, [be.feed("x", tf.float32, [None, 2])])
             assert float(step(np.ones((1, 2)))) == 2.0  # a fresh w in each: nothing found in the other
             assert [v.name for v in be.variables] == ["layer/w:0"]
+
+
+def _regularized_step(x):
+    """get_variable with a regularizer, and a variable_scope's default regularizer, read back by
+    tf.compat.v1.losses.get_regularization_loss() as TF1 programs add them to their loss."""
+    w = tf.compat.v1.get_variable(
+        "w", [2, 1], initializer=tf.compat.v1.ones_initializer(), regularizer=lambda t: 0.5 * tf.reduce_sum(t * t)
+    )
+    with tf.compat.v1.variable_scope("s", regularizer=lambda t: 0.1 * tf.reduce_sum(t)):
+        b = tf.compat.v1.get_variable("b", [1], initializer=tf.compat.v1.ones_initializer())
+    loss = tf.reduce_mean(tf.matmul(x, w) + b) + tf.compat.v1.losses.get_regularization_loss()
+    train = tf.compat.v1.train.GradientDescentOptimizer(0.1).minimize(loss)
+    with tf.control_dependencies([train]):
+        return tf.identity(loss)
+
+
+def test_get_variable_regularizers_apply_on_every_run(dualtf_backend):
+    be = dualtf_backend
+    step = be.function(_regularized_step, [be.feed("x", tf.float32, [None, 2])])
+    losses = [float(step(X[:, :2])) for _ in range(4)]
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 2])
+        loss = _regularized_step(x)
+        assert len(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)) == 2
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            want = [float(sess.run(loss, {x: X[:, :2]})) for _ in range(4)]
+    np.testing.assert_allclose(losses, want, rtol=1e-4 if be.mode == "xla" else 1e-6)
+
+
+def test_eager_get_variable_leaves_no_collection_behind(dualtf_mode):
+    """TensorFlow's get_variable adds to the default graph's collections even in eager execution:
+    an eager step's go to its backend's own graph, not the process's nor an outer graph backend's."""
+    outside = tf.compat.v1.get_default_graph()
+    before = len(outside.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES))
+    with dualtf.backend("graph") as outer:
+        with dualtf.backend(dualtf_mode) as be:
+            step = be.function(_scoped_step, [be.feed("x", tf.float32, [None, 2])])
+            step(np.ones((1, 2)))
+            step(np.ones((1, 2)))
+            assert [v.name for v in be.variables] == ["layer/w:0"]
+        assert outer.variables == []
+    assert len(outside.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)) == before
+
+
+# ------------------------------------------------------------------ tf.compat.v1.layers, losses, tf_keras
+def _layers_step(x, y):
+    """A TF1 network of tf.compat.v1.layers with a kernel regularizer, tf.compat.v1.losses and Adam."""
+    hidden = tf.compat.v1.layers.dense(
+        x,
+        4,
+        activation=tf.nn.relu,
+        kernel_initializer=tf.compat.v1.constant_initializer(0.3),
+        kernel_regularizer=lambda w: 0.01 * tf.reduce_sum(tf.square(w)),
+        name="hidden",
+    )
+    hidden = tf.compat.v1.layers.dropout(hidden, rate=0.5, training=False)
+    out = tf.compat.v1.layers.dense(hidden, 1, kernel_initializer=tf.compat.v1.constant_initializer(0.2), name="out")
+    loss = tf.compat.v1.losses.mean_squared_error(y, out) + tf.compat.v1.losses.get_regularization_loss()
+    train = tf.compat.v1.train.AdamOptimizer(0.05).minimize(loss)
+    with tf.control_dependencies([train]):
+        return tf.identity(loss)
+
+
+def test_tf1_layers_and_losses_match_their_own_session(dualtf_backend):
+    be = dualtf_backend
+    step = be.function(_layers_step, [be.feed("X", tf.float32, [None, 3]), be.feed("Y", tf.float32, [None, 1])])
+    losses = [float(step(X, Y)) for _ in range(5)]
+    assert [v.name for v in be.variables][:4] == ["hidden/kernel:0", "hidden/bias:0", "out/kernel:0", "out/bias:0"]
+    graph = tf.Graph()
+    with graph.as_default():  # tf.compat.v1.layers works here too while a backend is open
+        x, y = tf.compat.v1.placeholder(tf.float32, [None, 3]), tf.compat.v1.placeholder(tf.float32, [None, 1])
+        loss = _layers_step(x, y)
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            want = [float(sess.run(loss, {x: X, y: Y})) for _ in range(5)]
+    np.testing.assert_allclose(losses, want, rtol=1e-4 if be.mode == "xla" else 1e-6)
+
+
+def test_tf1_layers_without_tf_keras_say_what_to_install(dualtf_backend, monkeypatch):
+    import sys
+
+    be = dualtf_backend
+    monkeypatch.setitem(sys.modules, "tf_keras", None)  # as if it were not installed
+    with pytest.raises(dualtf.NotInstalledError, match=r"tf.compat.v1.layers.dense needs the tf_keras .*dualtf\[tf1\]"):
+        be.function(_layers_step, [be.feed("X", tf.float32, [None, 3]), be.feed("Y", tf.float32, [None, 1])])
+    assert be.variables == []  # refused where the step is built, before any variable exists
+
+
+def test_tf1_layers_are_put_back_when_the_last_backend_closes(dualtf_mode):
+    before = tf.compat.v1.layers
+    with dualtf.backend(dualtf_mode), dualtf.backend("eager"):
+        assert callable(tf.compat.v1.layers.dense) and tf.compat.v1.layers is not before
+    assert tf.compat.v1.layers is before
+
+
+def tf_keras_program(be):
+    """The TF2 way with tf_keras (Keras 2): a model and optimizer made once, a GradientTape step."""
+    import tf_keras
+
+    model = tf_keras.Sequential(
+        [tf_keras.layers.Dense(3, activation="relu", kernel_initializer="ones"), tf_keras.layers.Dense(1)]
+    )
+    optimizer = tf_keras.optimizers.Adam(0.1)
+    x_, y_ = be.feed("x", tf.float32, [None, 3]), be.feed("y", tf.float32, [None, 1])
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((model(x) - y) ** 2)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return be.function(step, [x_, y_])
+
+
+def test_a_tf_keras_model_agrees_across_modes():
+    """tf_keras makes three int64 batch counters in eager execution only: not listed in be.variables,
+    so every mode lists the model's and optimizer's 14 variables."""
+    assert_modes_agree(tf_keras_program, {"x": X, "y": Y}, steps=3, rtol={"xla": 1e-4})
+    for mode in dualtf.available_modes():
+        with dualtf.backend(mode, seed=0) as be:
+            tf_keras_program(be)(X, Y)
+            assert len(be.variables) == 14, (mode, [v.name for v in be.variables])

@@ -53,7 +53,23 @@ def _check_lower_call():
     assert call is not None and float(call([tf.constant(3.0)])) == 6.0
 
 
+def _check_tf_keras_counters():
+    import tf_keras
+
+    seen = []
+
+    def creator(next_creator, **kwargs):
+        seen.append(_tf_private.creating_tf_keras_batch_counter())
+        return next_creator(**kwargs)
+
+    with tf.variable_creator_scope(creator):
+        model = tf_keras.Sequential([tf_keras.layers.Dense(1)])
+    assert seen == [True, True, True] and model._train_counter.dtype == tf.int64
+    assert not _tf_private.creating_tf_keras_batch_counter()
+
+
 ATTRIBUTE_CHECKS = {
+    "tf_keras Model._init_batch_counters": _check_tf_keras_counters,
     "ConcreteFunction._inference_function.call_preflattened": _check_lower_call,
     "Dataset._variant_tensor": _check_dataset_variant,
     "Session._make_callable_from_options": _check_make_callable,

@@ -8,6 +8,9 @@ option) and says what dualtf expected. :func:`format_error` writes the common
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 __all__ = [
     "ClosedBackendError",
     "DualTFError",
@@ -21,6 +24,7 @@ __all__ = [
     "StrategyError",
     "UnsupportedCombinationError",
     "check_int",
+    "dualtf_errors_unwrapped",
     "error_message",
     "format_error",
     "tf_cause",
@@ -123,3 +127,24 @@ class NotInstalledError(DualTFError, ImportError):
 
 class PrivateAPIError(DualTFError, ImportError):
     """A private TensorFlow or Keras piece dualtf needs is missing from the installed version."""
+
+
+@contextlib.contextmanager
+def dualtf_errors_unwrapped() -> Iterator[None]:
+    """A DualTFError raised in ``fn`` while TensorFlow traces it comes out as itself.
+
+    AutoGraph re-raises an error from traced code as a new one of its type, and where it
+    cannot make one (an error class with its own ``__init__``, such as
+    :class:`NotInstalledError`) as its own ``StagingError``; the original is its context.
+    """
+    try:
+        yield
+    except DualTFError:
+        raise
+    except Exception as exc:
+        inner: BaseException | None = exc
+        while inner is not None and not isinstance(inner, DualTFError):
+            inner = inner.__cause__ or inner.__context__
+        if inner is None:
+            raise
+        raise inner from None

@@ -38,6 +38,8 @@ __all__ = [
     "RANDOM_OPS",
     "replace_random_ops",
     "require_tensorflow",
+    "tf_keras_legacy_layers",
+    "creating_tf_keras_batch_counter",
 ]
 
 
@@ -84,6 +86,18 @@ SYMBOLS: dict[str, Symbol] = {
         )
         for name in RANDOM_OPS
     },
+    "tf_keras.legacy.layers": Symbol(
+        "tf_keras.api._v1.keras.__internal__.legacy",
+        "layers",
+        "tf.compat.v1.layers with Keras 3: TensorFlow's TF1 layers live in tf_keras, which TensorFlow routes "
+        "tf.compat.v1.layers to only when TF_USE_LEGACY_KERAS is set before it is first used",
+    ),
+    "_VariableStore": Symbol(
+        "tensorflow.python.ops.variable_scope",
+        "_VariableStore",
+        "eager: the TF1 variable store an EagerVariableStore keeps, given the add_regularizer hook tf_keras's "
+        "TF1 layers call for their kernel_regularizer in eager execution",
+    ),
     "Timeline": Symbol(
         "tensorflow.python.client.timeline",
         "Timeline",
@@ -100,6 +114,8 @@ ATTRIBUTES: dict[str, str] = {
     "StrategyExtended._cross_device_ops": "strategies: whether a MirroredStrategy reduces through one device",
     "keras.src.backend.common.global_state": "every mode: Keras' global seed generator, kept out of graph blocks",
     "Dataset._variant_tensor": "iterate(): the tensor that says which graph or context a tf.data.Dataset lives in",
+    "tf_keras Model._init_batch_counters": "be.variables: a tf_keras Model makes three int64 batch counters in "
+    "eager execution only (none in a TF1 graph); found by the tf_keras method that makes them",
     "ConcreteFunction._inference_function.call_preflattened": "function and xla: the call ConcreteFunction.__call__ "
     "ends in when no tape watches, without its per-call Python (about 40 µs a step here)",
 }
@@ -174,6 +190,37 @@ def replace_random_ops(wrappers: dict[str, Callable[[Any], Any]]) -> Callable[[]
             setattr(module, name, original)
 
     return restore
+
+
+def tf_keras_legacy_layers(used: str) -> Any:
+    """tf_keras's TF1 layers module, or a :class:`~dualtf.NotInstalledError` naming ``used`` and the extra."""
+    missing = sys.modules["tf_keras"] is None if "tf_keras" in sys.modules else not importlib.util.find_spec("tf_keras")
+    if missing:
+        raise NotInstalledError(
+            error_message(
+                f"{used} needs the tf_keras package: with Keras 3, TensorFlow's TF1 layers live in tf_keras. "
+                "Install it with pip install 'dualtf[tf1]' (it matches your TensorFlow version).",
+                "Keras 3 without tf_keras",
+            )
+        )
+    return load("tf_keras.legacy.layers")
+
+
+#: Where tf_keras makes a Model's batch counters: (module, function).
+_TF_KERAS_COUNTERS = ("tf_keras.src.engine.training", "_init_batch_counters")
+
+
+def creating_tf_keras_batch_counter() -> bool:
+    """Whether the variable being created now is a tf_keras Model's batch counter (never imports tf_keras)."""
+    if "tf_keras" not in sys.modules:
+        return False
+    module, function = _TF_KERAS_COUNTERS
+    frame: Any = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == function and frame.f_globals.get("__name__") == module:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def make_callable_from_options(session: Any, options: Any) -> Any:

@@ -30,13 +30,14 @@ from .._errors import (
     ForeignObjectError,
     UnsupportedCombinationError,
     check_int,
+    dualtf_errors_unwrapped,
     format_error,
 )
 from .._feeds import FEEDABLE, Feed, as_array, coerce_value, normalize_shape
 from .._global_state import GlobalState, seed_everything
 from .._modes import Mode
 from .._strategies import strategy_name
-from .._tf_private import dataset_variant
+from .._tf_private import creating_tf_keras_batch_counter, dataset_variant
 from .build_once import BuildOnce
 from .deterministic_random import DeterministicRandom, active, refused_random_op
 from .distribute import REDUCTIONS, batch_check, distributed, resolve_strategy
@@ -45,6 +46,7 @@ from .fused import STEP_OUTPUTS, epoch_loop, fused, stacked_check, stacked_shape
 from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled, Step
 from .tensors import as_tf_variable, eager_scope, is_eager, tensor_label, to_numpy, variable_handle, variable_label
+from .tf1_layers import tf1_layers
 from .traced import Tracer
 
 __all__ = ["Backend"]
@@ -250,6 +252,7 @@ class Backend(abc.ABC):
         self._global_state = GlobalState(seeds=seed is not None)
         with _registry_lock:
             _open_backends.append(weakref.ref(self))
+        tf1_layers.acquire()
         if deterministic_random:
             assert seed is not None
             with self._scope():
@@ -257,7 +260,7 @@ class Backend(abc.ABC):
             setattr(self._random.state, _OWNER_ATTR, self.serial)  # dualtf's, never listed in be.variables
             if hasattr(self, "_tracer"):  # a first trace's random keys are constants (DeterministicRandom.run)
                 self._tracer.retrace_first = True
-            active.acquire()
+            active.replacement.acquire()
         if seed is not None:
             with self.scope():
                 seed_everything(seed)
@@ -315,8 +318,9 @@ class Backend(abc.ABC):
             try:
                 self._close()
             finally:
+                tf1_layers.release()
                 if self._random is not None:
-                    active.release()
+                    active.replacement.release()
                 if heir is None:
                     self._global_state.restore()
 
@@ -385,7 +389,7 @@ class Backend(abc.ABC):
         else:
             initial = _initial_value(initial, tf_dtype, what)
         how = variable_aggregation(aggregation, self.strategy is not None)
-        with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable):
+        with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable), dualtf_errors_unwrapped():
             var = tf.Variable(initial, name=name, dtype=tf_dtype, trainable=trainable, aggregation=how)
         return var
 
@@ -568,13 +572,13 @@ class Backend(abc.ABC):
             fn = distributed(fn, feeds, self.strategy, reduce, self._per_replica)
             if self.num_replicas > 1:
                 checks.append(batch_check(feeds, self.num_replicas, self.strategy_name))
-        with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable):
+        with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable), dualtf_errors_unwrapped():
             compiled = self._compile(fn, list(feeds))
         self._check_captured(compiled, name)
         if self._random is not None:
             refused_random_op(compiled.ops, self.mode)
         if steps > 1:  # the single step above made fn's variables and says what a step returns
-            with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable):
+            with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable), dualtf_errors_unwrapped():
                 stacked = [
                     Feed(f.name, f.dtype, shape, self.serial, self._placeholder(f"{f.name}_steps", f.dtype, shape))
                     for f in feeds
@@ -641,7 +645,7 @@ class Backend(abc.ABC):
         if size == 0:
             raise DualTFError(format_error("The dataset of epoch()", "non-empty", "a dataset of no elements"))
         fn = self._built_once(fn, name)
-        with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable):
+        with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable), dualtf_errors_unwrapped():
             shapes = [normalize_shape(s.shape, "A component of epoch()'s dataset") for s in specs]
             feeds = [  # one step built first: it makes fn's variables and says what a step returns
                 Feed(
@@ -804,5 +808,6 @@ class Backend(abc.ABC):
         # outermost first: the innermost whose graph or context holds it owns it.
         if inner is not None and self._holds_variable(inner):
             setattr(inner, _OWNER_ATTR, self.serial)
-            self._own_variables.setdefault(id(inner), inner)
+            if not creating_tf_keras_batch_counter():  # made in eager modes only: not the model's state
+                self._own_variables.setdefault(id(inner), inner)
         return var

@@ -23,7 +23,7 @@ import tensorflow as tf
 from .._errors import DualTFError, error_message
 from .tensors import as_tf_variable
 
-__all__ = ["BuildOnce"]
+__all__ = ["BuildOnce", "add_regularization_loss"]
 
 
 def _signature(kwargs: dict[str, Any]) -> tuple[str | None, tuple[int | None, ...] | None]:
@@ -64,16 +64,52 @@ class BuildOnce:
 
     @contextlib.contextmanager
     def run(self) -> Iterator[None]:
-        """One run of ``fn``: the first creates, later ones get the first's variables back."""
+        """One run of ``fn``: the first creates, later ones get the first's variables back.
+
+        Regularization losses (``get_variable(regularizer=)``, a TF1 layer's
+        ``kernel_regularizer``) are in ``REGULARIZATION_LOSSES`` on every run, as in the one
+        TF1 build, though TensorFlow adds one only when it creates its variable: the
+        ``get_variable`` ones are added here on every run; for a TF1 layer, which decides by
+        whether its variable is in ``global_variables()``, a later run in a TF1 graph (graph
+        mode's second build) has the step's variables out of that collection while it runs.
+        Each run's losses are taken out of the collection when it ends, so none is left stale
+        or counted twice.
+        """
+        graph = tf.compat.v1.get_default_graph()
         self._local.position = 0
         self._local.first = self._runs == 0
         scope = tf.compat.v1.get_variable_scope()
-        with (
-            tf.compat.v1.variable_scope(scope, reuse=tf.compat.v1.AUTO_REUSE),
-            tf.variable_creator_scope(self._creator),
-        ):
-            yield
+        losses = graph.get_collection_ref(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)
+        before = list(losses)
+        known = graph.get_collection_ref(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
+        listed = list(known)
+        hidden = bool(self._runs) and not tf.executing_eagerly() and not graph.building_function
+        if hidden:
+            made = {id(var) for var, _ in self._made}
+            known[:] = [v for v in listed if id(v) not in made]
+        try:
+            with (
+                tf.compat.v1.variable_scope(scope, reuse=tf.compat.v1.AUTO_REUSE, custom_getter=self._getter),
+                tf.variable_creator_scope(self._creator),
+            ):
+                yield
+        finally:
+            losses[:] = before
+            if hidden:  # as listed, with what the run added after
+                known[:] = listed + [v for v in known if all(v is not w for w in listed)]
         self._runs += 1
+
+    def _getter(self, getter: Callable[..., Any], name: str, *args: Any, **kwargs: Any) -> Any:
+        """``get_variable`` on this run: its regularizer applied on every run, and a variable the
+        store hands back counted in creation order as if it had been created again."""
+        regularizer = kwargs.pop("regularizer", None)
+        position = self._local.position
+        var = getter(name, *args, **kwargs)
+        if self._local.position == position and position < len(self._made) and self._made[position][0] is var:
+            self._local.position = position + 1  # reused by name: the creation this run skipped
+        if regularizer is not None:
+            add_regularization_loss(var, regularizer, name)
+        return var
 
     def _creator(self, next_creator: Callable[..., Any], **kwargs: Any) -> Any:
         position = self._local.position
@@ -103,6 +139,14 @@ class BuildOnce:
             )
         _in_tf1_collections(var)
         return var
+
+
+def add_regularization_loss(var: Any, regularizer: Callable[[Any], Any], name: str | None = None) -> None:
+    """``regularizer(var)`` into the default graph's ``REGULARIZATION_LOSSES``, as TF1 adds it."""
+    with tf.name_scope(f"{name or 'weight'}/Regularizer/"):
+        loss = regularizer(var)
+    if loss is not None:
+        tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES, loss)
 
 
 def _in_tf1_collections(var: Any) -> None:

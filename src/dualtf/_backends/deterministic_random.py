@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from .._errors import DualTFError, error_message
 from .._tf_private import RANDOM_OPS, replace_random_ops
+from .installed import Installed
 
 __all__ = ["DeterministicRandom", "refused_random_op"]
 
@@ -213,31 +214,16 @@ class DeterministicRandom:
 
 
 class _Active:
-    """Which backend's generator the current thread draws from, and the replacement's life:
-    installed by the first backend with the switch to open, put back by the last to close."""
+    """Which backend's generator the current thread draws from; the replacement itself is
+    installed while a backend with the switch is open (:class:`~.installed.Installed`)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._users = 0
-        self._restore: Callable[[], None] | None = None
         self._local = threading.local()
+        self.replacement = Installed(self._install)
 
     def current(self) -> DeterministicRandom | None:
         stack: list[DeterministicRandom | None] = getattr(self._local, "stack", [])
         return stack[-1] if stack else None
-
-    def acquire(self) -> None:
-        with self._lock:
-            if not self._users:
-                self._restore = replace_random_ops({name: self._dispatch(name) for name in RANDOM_OPS})
-            self._users += 1
-
-    def release(self) -> None:
-        with self._lock:
-            self._users -= 1
-            if not self._users and self._restore is not None:
-                self._restore()
-                self._restore = None
 
     @contextlib.contextmanager
     def using(self, random: DeterministicRandom | None) -> Iterator[None]:
@@ -248,6 +234,9 @@ class _Active:
             yield
         finally:
             stack.pop()
+
+    def _install(self) -> Callable[[], None]:
+        return replace_random_ops({name: self._dispatch(name) for name in RANDOM_OPS})
 
     def _dispatch(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         current = self.current

@@ -14,7 +14,9 @@ from .._errors import DualTFError, error_message
 from .._feeds import Feed
 from .._tf_private import load
 from .base import Backend
+from .build_once import add_regularization_loss
 from .deterministic_random import active
+from .installed import Installed
 from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled
 from .tensors import eager_scope, structure_to_numpy
@@ -55,37 +57,30 @@ class _TF1Gradients:
     put back by the last one out); elsewhere TensorFlow's own method runs unchanged."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._users = 0
         self._original: Any = None
         self._local = threading.local()
+        self._patch = Installed(self._install)
 
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        with self._lock:
-            if not self._users:
-                self._original = tf.compat.v1.train.Optimizer.compute_gradients
-                compute = self._compute_gradients
+    def _install(self) -> Callable[[], None]:
+        self._original = original = tf.compat.v1.train.Optimizer.compute_gradients
+        compute = self._compute_gradients
 
-                def compute_gradients(optimizer: Any, loss: Any, *args: Any, **kwargs: Any) -> Any:
-                    return compute(optimizer, loss, *args, **kwargs)
+        def compute_gradients(optimizer: Any, loss: Any, *args: Any, **kwargs: Any) -> Any:
+            return compute(optimizer, loss, *args, **kwargs)
 
-                tf.compat.v1.train.Optimizer.compute_gradients = compute_gradients
-            self._users += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._users -= 1
-                if not self._users:
-                    tf.compat.v1.train.Optimizer.compute_gradients = self._original
+        tf.compat.v1.train.Optimizer.compute_gradients = compute_gradients
+
+        def uninstall() -> None:
+            tf.compat.v1.train.Optimizer.compute_gradients = original
+
+        return uninstall
 
     @contextlib.contextmanager
     def watching(self, trace: bool, variables: Callable[[], list[tf.Variable]]) -> Iterator[Any]:
         """While tracing: note whether fn uses a tensor loss. While running: give it a tape."""
         state = self._local
         state.used, state.variables = False, variables
-        with self.installed(), tf.GradientTape(persistent=True) if not trace else contextlib.nullcontext() as tape:
+        with self._patch.held(), tf.GradientTape(persistent=True) if not trace else contextlib.nullcontext() as tape:
             state.tape = tape
             try:
                 yield state
@@ -107,6 +102,20 @@ class _TF1Gradients:
 _tf1_gradients = _TF1Gradients()
 
 
+def _regularizing_store() -> Any:
+    """A TF1 variable store keeping eager variables that also takes a TF1 layer's ``kernel_regularizer``:
+    tf_keras hands it to a store that has ``add_regularizer`` (its TF2 shim's hook), as eager
+    execution has no collection it would add the loss to otherwise."""
+
+    class RegularizingStore(load("_VariableStore")):  # type: ignore[misc]
+        def add_regularizer(self, var: Any, regularizer: Callable[[Any], Any]) -> None:
+            add_regularization_loss(var, regularizer)
+
+    store = RegularizingStore()
+    store._store_eager_variables = True
+    return store
+
+
 class EagerBackend(Backend):
     """TF2 eager execution: every op runs when Python reaches it.
 
@@ -126,7 +135,7 @@ class EagerBackend(Backend):
             traced = self._tracer.trace(fn, feeds, jit_compile=False)
         tape = watched.used  # fn calls a TF1 optimizer's minimize / compute_gradients with a tensor loss
         variables = self._variables
-        store = load("EagerVariableStore")()  # this step's get_variable names, kept across calls
+        store = load("EagerVariableStore")(_regularizing_store())  # this step's get_variable names
         random = self._random  # with deterministic_random: calls in any thread draw from it
         outer = self._tracer.outer  # fn's TF1 collections are this backend's
 
