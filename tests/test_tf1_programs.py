@@ -248,3 +248,43 @@ def test_a_tf_keras_model_agrees_across_modes():
         with dualtf.backend(mode, seed=0) as be:
             tf_keras_program(be)(X, Y)
             assert len(be.variables) == 14, (mode, [v.name for v in be.variables])
+
+
+# ------------------------------------------------------------------ TF1 constructs that cannot run in a step
+@pytest.mark.parametrize(
+    ("line", "refused"),
+    [
+        (lambda x: tf.compat.v1.Session(), "tf.compat.v1.Session cannot be used inside step `step`"),
+        (lambda x: tf.compat.v1.placeholder(tf.float32, [None]), "tf.compat.v1.placeholder .*be.feed"),
+        (lambda x: tf.compat.v1.global_variables_initializer(), "global_variables_initializer .*remove the line"),
+        (lambda x: tf.compat.v1.train.string_input_producer(["a"]), "string_input_producer .*tf.data"),
+        (lambda x: tf.compat.v1.train.start_queue_runners(), "start_queue_runners .*queue-runner threads"),
+        (lambda x: tf.compat.v1.train.batch([x], 2), "train.batch .*be.epoch"),
+    ],
+    ids=["Session", "placeholder", "initializer", "input_producer", "queue_runners", "batch"],
+)
+def test_tf1_constructs_a_step_cannot_hold_are_refused_by_name_at_build(dualtf_backend, line, refused):
+    be = dualtf_backend
+    counter = be.variable(0, name="counter")
+
+    def step(x):
+        counter.assign_add(1)
+        line(x)
+        return x
+
+    with pytest.raises(dualtf.DualTFError, match=refused) as info:
+        be.function(step, [be.feed("x", tf.float32, [None])])
+    assert f"(mode '{be.mode}')" in str(info.value)
+    assert be.evaluate(counter) == 0  # before anything ran
+
+
+def test_the_refused_constructs_are_tensorflows_own_outside_steps(dualtf_mode):
+    before = tf.compat.v1.global_variables_initializer, tf.compat.v1.Session.__init__
+    with dualtf.backend(dualtf_mode) as be:
+        graph = tf.Graph()
+        with graph.as_default():
+            x = tf.compat.v1.placeholder(tf.float32, [None])  # a TF1 program of its own, in the block
+            with tf.compat.v1.Session(graph=graph) as sess:
+                assert sess.run(x * 2, {x: [1.0]}).tolist() == [2.0]
+        assert be.mode == dualtf_mode
+    assert (tf.compat.v1.global_variables_initializer, tf.compat.v1.Session.__init__) == before

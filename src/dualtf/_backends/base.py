@@ -47,6 +47,7 @@ from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled, Step
 from .tensors import as_tf_variable, eager_scope, is_eager, tensor_label, to_numpy, variable_handle, variable_label
 from .tf1_layers import tf1_layers
+from .tf1_refusals import tf1_refusals
 from .traced import Tracer
 
 __all__ = ["Backend"]
@@ -244,6 +245,7 @@ class Backend(abc.ABC):
         self._lock = threading.RLock()
         self._feeds: dict[str, Feed] = {}
         self._own_variables: dict[int, tf.Variable] = {}  # by id, in creation order
+        self._stores: weakref.WeakKeyDictionary[Step, BuildOnce] = weakref.WeakKeyDictionary()  # for reuse=
         self._stack = contextlib.ExitStack()
         self._entered: tuple[int, int] | None = None  # (thread, entry number) once its block is entered
         #: The generator every stateful random op draws from, with deterministic_random=True.
@@ -253,6 +255,7 @@ class Backend(abc.ABC):
         with _registry_lock:
             _open_backends.append(weakref.ref(self))
         tf1_layers.acquire()
+        tf1_refusals.acquire()
         if deterministic_random:
             assert seed is not None
             with self._scope():
@@ -319,6 +322,7 @@ class Backend(abc.ABC):
                 self._close()
             finally:
                 tf1_layers.release()
+                tf1_refusals.release()
                 if self._random is not None:
                     active.replacement.release()
                 if heir is None:
@@ -513,6 +517,7 @@ class Backend(abc.ABC):
         reduce: str = "mean",
         steps_per_call: int = 1,
         step_outputs: str = "stack",
+        reuse: Step | None = None,
     ) -> Step:
         """Compile ``fn`` into a step taking one value per feed, returning NumPy.
 
@@ -534,6 +539,13 @@ class Backend(abc.ABC):
         stacked along a new first axis, the variables end exactly as after K
         single calls, and each result comes back as ``step_outputs`` says:
         ``"stack"`` (all K, stacked), ``"last"``, ``"sum"`` or ``"mean"``.
+
+        A TF1 graph that ``fn`` builds makes its variables itself (``tf.Variable``,
+        ``get_variable``, an optimizer's slots): they are made on ``fn``'s first run and
+        handed back, in creation order, on every later one, in every mode. With
+        ``reuse=step``, ``fn`` gets ``step``'s variables in the same way: the evaluation
+        step of a TF1 program (``sess.run(accuracy)``) shares the training step's
+        (``sess.run(train_op)``) variables, as the one TF1 graph does.
 
         >>> import dualtf, tensorflow as tf
         >>> with dualtf.backend("xla") as be:
@@ -566,8 +578,19 @@ class Backend(abc.ABC):
         if steps > 1:
             self._refuse_strategy(f"steps_per_call={steps}")
         checks = []
+        store: BuildOnce | None = None
+        if reuse is not None:
+            self._refuse_strategy("reuse=")
+            if not isinstance(reuse, Step) or reuse not in self._stores:
+                raise DualTFError(
+                    format_error(
+                        "The `reuse` of function()",
+                        f"a step made by function() of this backend ({self._label()})",
+                        f"{type(reuse).__name__} {reuse!r}",
+                    )
+                )
         if self.strategy is None:  # under a strategy each replica runs fn: its variables are the strategy's
-            fn = self._built_once(fn, name)
+            fn, store = self._built_once(fn, name, None if reuse is None else self._stores[reuse])
         else:
             fn = distributed(fn, feeds, self.strategy, reduce, self._per_replica)
             if self.num_replicas > 1:
@@ -585,7 +608,7 @@ class Backend(abc.ABC):
                     for shape in [stacked_shape(f.shape, steps)]
                 ]
                 compiled = self._compile(fused(fn, compiled.result_spec, steps, step_outputs), stacked)
-            return Step(
+            step = Step(
                 self.mode,
                 stacked,
                 compiled,
@@ -594,7 +617,11 @@ class Backend(abc.ABC):
                 name=name,
                 steps_per_call=steps,
             )
-        return Step(self.mode, feeds, compiled, check_open=self._check_open, checks=checks, name=name)
+        else:
+            step = Step(self.mode, feeds, compiled, check_open=self._check_open, checks=checks, name=name)
+        if store is not None:
+            self._stores[step] = store
+        return step
 
     def epoch(self, fn: Callable[..., Any], dataset: tf.data.Dataset[Any], *, step_outputs: str = "stack") -> Step:
         """One call runs ``fn`` on every element of one pass over ``dataset``, in one loop.
@@ -644,7 +671,7 @@ class Backend(abc.ABC):
                 size = int(self._evaluate([dataset.reduce(0, lambda count, _: count + 1)])[0])
         if size == 0:
             raise DualTFError(format_error("The dataset of epoch()", "non-empty", "a dataset of no elements"))
-        fn = self._built_once(fn, name)
+        fn, _ = self._built_once(fn, name)
         with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable), dualtf_errors_unwrapped():
             shapes = [normalize_shape(s.shape, "A component of epoch()'s dataset") for s in specs]
             feeds = [  # one step built first: it makes fn's variables and says what a step returns
@@ -763,20 +790,22 @@ class Backend(abc.ABC):
         for var in compiled.variables:
             self._check_variable(var, f"Variable `{variable_label(var)}`, used by step `{step}`,")
 
-    def _built_once(self, fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+    def _built_once(
+        self, fn: Callable[..., Any], name: str, reuse: BuildOnce | None = None
+    ) -> tuple[Callable[..., Any], BuildOnce]:
         """``fn`` as each mode runs it: built once (:class:`BuildOnce`), and with deterministic_random
-        each run drawing its random keys in order."""
-        store = BuildOnce(name)
+        each run drawing its random keys in order; and its store of variables."""
+        store = BuildOnce(name, self.mode, reuse)
         once = store.wrap(fn)
         random = self._random
         if random is None:
-            return once
+            return once, store
 
         def drawn_in_order(*args: Any) -> Any:
             with random.run(first=store.runs == 0):
                 return once(*args)
 
-        return drawn_in_order
+        return drawn_in_order, store
 
     def _refuse_strategy(self, what: str) -> None:
         """``what`` is not built under a strategy yet: an UnsupportedCombinationError naming both."""

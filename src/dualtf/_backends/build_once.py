@@ -26,6 +26,10 @@ from .tensors import as_tf_variable
 __all__ = ["BuildOnce", "add_regularization_loss"]
 
 
+#: Per thread: the stores whose fn is running, innermost last.
+_running = threading.local()
+
+
 def _signature(kwargs: dict[str, Any]) -> tuple[str | None, tuple[int | None, ...] | None]:
     """The dtype and shape a creation asks for, where it says (an initializer callable does not)."""
     dtype = kwargs.get("dtype")
@@ -42,11 +46,23 @@ def _signature(kwargs: dict[str, Any]) -> tuple[str | None, tuple[int | None, ..
 class BuildOnce:
     """The variables ``fn`` creates, made on its first run and handed back on every later one."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, mode: str, reuse: BuildOnce | None = None):
+        #: The step's name and mode, for messages.
+        self.name, self.mode = name, mode
         self._name = name
         self._made: list[tuple[Any, tuple[str | None, tuple[int | None, ...] | None]]] = []
         self._runs = 0
+        #: With ``reuse``: another step's variables, by creation order, from the first run on (TF1's one graph).
+        self._reused = reuse
+        if reuse is not None:
+            self._made, self._runs = reuse._made, 1
         self._local = threading.local()  # the position in this run, per thread
+
+    @staticmethod
+    def running() -> BuildOnce | None:
+        """The store of the step whose ``fn`` runs in this thread now, if any."""
+        stack: list[BuildOnce] = getattr(_running, "stack", [])
+        return stack[-1] if stack else None
 
     @property
     def runs(self) -> int:
@@ -87,6 +103,8 @@ class BuildOnce:
         if hidden:
             made = {id(var) for var, _ in self._made}
             known[:] = [v for v in listed if id(v) not in made]
+        stack = _running.__dict__.setdefault("stack", [])
+        stack.append(self)
         try:
             with (
                 tf.compat.v1.variable_scope(scope, reuse=tf.compat.v1.AUTO_REUSE, custom_getter=self._getter),
@@ -94,6 +112,7 @@ class BuildOnce:
             ):
                 yield
         finally:
+            stack.pop()
             losses[:] = before
             if hidden:  # as listed, with what the run added after
                 known[:] = listed + [v for v in known if all(v is not w for w in listed)]
@@ -129,6 +148,15 @@ class BuildOnce:
                         f"dtype and shape {wanted} where the first run made {made}",
                     )
                 )
+        elif self._reused is not None:
+            raise DualTFError(
+                error_message(
+                    f"Step `{self._name}`, made with reuse=`{self._reused._name}`, must create only variables that "
+                    f"step `{self._reused._name}` made, in its order (it made {len(self._made)}): they are the same "
+                    "variables, as in one TF1 graph.",
+                    f"a run that creates variable {position + 1} ({kwargs.get('name')!r})",
+                )
+            )
         else:
             raise DualTFError(
                 error_message(
