@@ -223,13 +223,17 @@ def test_the_switch_needs_a_seed_and_no_strategy(dualtf_mode):
         dualtf.backend(dualtf_mode, seed=0, deterministic_random="yes")
     with pytest.raises(dualtf.UnsupportedCombinationError, match=r"deterministic_random=True with strategy 'cpu'"):
         dualtf.backend(dualtf_mode, seed=0, deterministic_random=True, strategy="cpu")
-    assert all(getattr(_gen_random_ops(), name) is load(f"gen_random_ops.{name}") for name in RANDOM_OPS)
+    assert _replaced() == {key: load(key) for key in RANDOM_OPS}
 
 
-def _gen_random_ops():
+def _replaced():
+    """What each function of RANDOM_OPS is now, where TensorFlow's code looks it up."""
     import importlib
 
-    return importlib.import_module("tensorflow.python.ops.gen_random_ops")
+    return {
+        key: getattr(importlib.import_module(f"tensorflow.python.ops.{key.split('.')[0]}"), key.split(".")[1])
+        for key in RANDOM_OPS
+    }
 
 
 def _op_types(fn):
@@ -238,8 +242,7 @@ def _op_types(fn):
 
 def test_tensorflows_own_ops_elsewhere(dualtf_mode):
     """Only the thread building or running the switched backend's code draws from it; nothing is left after."""
-    module = _gen_random_ops()
-    originals = {name: getattr(module, name) for name in RANDOM_OPS}
+    originals = _replaced()
     seen = {}
 
     def other_thread():
@@ -255,7 +258,57 @@ def test_tensorflows_own_ops_elsewhere(dualtf_mode):
             assert inner.function(lambda: tf.random.uniform([2]), [])().shape == (2,)
     assert "RandomUniform" not in seen["block"] and "StatelessRandomUniformFullIntV2" in seen["block"]
     assert "RandomUniform" in seen["other thread"] and "RandomUniform" in seen["inner backend"]
-    assert {name: getattr(module, name) for name in RANDOM_OPS} == originals
+    assert _replaced() == originals
+
+
+def _keras_dropout(be):
+    """Keras 3's random ops are stateless ones seeded by a SeedGenerator variable: Dropout in a custom
+    step, a seeded initializer, and tf.random.stateless_* with a seed fed at run time."""
+    import keras
+
+    dropout = keras.layers.Dropout(0.5, seed=3)
+    dense = keras.layers.Dense(4, kernel_initializer=keras.initializers.GlorotNormal(seed=1))
+    seed = be.feed("seed", tf.int32, [2])
+
+    def step(seed):
+        return (
+            dropout(dense(tf.ones([2, 3])), training=True),
+            tf.random.stateless_normal([3], seed),
+            tf.random.stateless_truncated_normal([3], seed),
+            tf.random.stateless_uniform([3], seed, dtype=tf.float64),
+        )
+
+    return be.function(step, [seed])
+
+
+@SWITCH
+def test_stateless_ops_and_keras_dropout_draw_the_same_in_every_mode(dualtf_backend):
+    be = dualtf_backend
+    step = _keras_dropout(be)
+    got = [step([1, 2]), step([5, 6])]
+    want, _ = _in_eager(_keras_dropout, lambda step: [step([1, 2]), step([5, 6])])
+    _assert_same(got, want, be.mode)
+    assert not np.allclose(got[0][0], got[1][0])  # the SeedGenerator moves on: a new mask per call
+
+
+def _keras_fit(be):
+    import keras
+
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dropout(0.5), keras.layers.Dense(1)]
+    )
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    x = np.random.RandomState(0).normal(size=(32, 3)).astype(np.float32)
+    history = be.keras(model).fit(x, x.sum(1, keepdims=True), batch_size=8, epochs=2, shuffle=False, verbose=0)
+    return history.history["loss"]
+
+
+@SWITCH
+def test_keras_fit_with_dropout_agrees_in_every_mode(dualtf_backend):
+    got = _keras_fit(dualtf_backend)
+    with dualtf.backend("eager", seed=0, deterministic_random=True) as reference:
+        want = _keras_fit(reference)
+    _assert_same(got, want, dualtf_backend.mode)
 
 
 # ------------------------------------------------------------------ without the switch (docs/modes.md, pinned)
@@ -312,3 +365,12 @@ def test_without_the_switch_xla_turns_stateless_bits_into_other_floats(dualtf_ba
         want_fed, want_constant = reference.function(draw, [reference.feed("seed", tf.int32, [2])])([1, 2])
     np.testing.assert_array_equal(constant, want_constant)
     assert not np.allclose(fed, want_fed)
+
+
+@pytest.mark.dualtf(seed=0, modes=["xla"])
+def test_without_the_switch_keras_dropout_masks_differ_under_xla(dualtf_backend):
+    """docs/modes.md: Keras' Dropout draws through a SeedGenerator, a seed computed in the step."""
+    got = _keras_fit(dualtf_backend)
+    with dualtf.backend("eager", seed=0) as reference:
+        want = _keras_fit(reference)
+    assert not np.allclose(got, want, rtol=1e-3)

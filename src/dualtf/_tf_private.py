@@ -51,8 +51,21 @@ class Symbol(NamedTuple):
     why: str
 
 
-#: The generated random-op functions that ``deterministic_random`` replaces (see :data:`SYMBOLS`).
-RANDOM_OPS = ("random_uniform", "random_standard_normal", "truncated_normal", "random_uniform_int", "random_shuffle")
+#: The random-op functions ``deterministic_random`` replaces, as ``"module.function"`` keys of
+#: :data:`SYMBOLS`: TensorFlow's stateful random ops, the stateless float ops (whose XLA kernels
+#: turn random bits into other floats), and the seed-to-key function (whose automatic choice of
+#: algorithm differs under XLA).
+RANDOM_OPS = (
+    "gen_random_ops.random_uniform",
+    "gen_random_ops.random_standard_normal",
+    "gen_random_ops.truncated_normal",
+    "gen_random_ops.random_uniform_int",
+    "gen_random_ops.random_shuffle",
+    "gen_stateless_random_ops_v2.stateless_random_uniform_v2",
+    "gen_stateless_random_ops_v2.stateless_random_normal_v2",
+    "gen_stateless_random_ops_v2.stateless_truncated_normal_v2",
+    "random_ops_util.get_key_counter_alg",
+)
 
 #: Private module-level names, loaded on first use by :func:`load`.
 SYMBOLS: dict[str, Symbol] = {
@@ -78,13 +91,14 @@ SYMBOLS: dict[str, Symbol] = {
         "(TF's default store keeps none in eager mode)",
     ),
     **{
-        f"gen_random_ops.{name}": Symbol(
-            "tensorflow.python.ops.gen_random_ops",
-            name,
+        key: Symbol(
+            f"tensorflow.python.ops.{key.split('.')[0]}",
+            key.split(".")[1],
             "deterministic_random: TF1's stateful random ops (tf.random.*, tf.nn.dropout, the TF1 initializers) "
-            "all call these generated functions, the one place to draw from the backend's generator instead",
+            "and the stateless ones (Keras' random layers) all call these functions, the one place to draw the "
+            "same numbers in every mode instead",
         )
-        for name in RANDOM_OPS
+        for key in RANDOM_OPS
     },
     "tf_keras.legacy.layers": Symbol(
         "tf_keras.api._v1.keras.__internal__.legacy",
@@ -177,17 +191,19 @@ def load(name: str) -> Any:
 
 
 def replace_random_ops(wrappers: dict[str, Callable[[Any], Any]]) -> Callable[[], None]:
-    """Replace each generated random-op function by ``wrappers[name](original)``; return what puts them back."""
-    for name in wrappers:
-        load(f"gen_random_ops.{name}")  # each is there, or a PrivateAPIError naming it
-    module = importlib.import_module(SYMBOLS["gen_random_ops.random_uniform"].module)
-    originals = {name: getattr(module, name) for name in wrappers}
-    for name, wrap in wrappers.items():
-        setattr(module, name, wrap(originals[name]))
+    """Replace each function of :data:`RANDOM_OPS` by ``wrappers[key](original)``; return what puts them back."""
+    originals = []
+    for key in wrappers:
+        load(key)  # each is there, or a PrivateAPIError naming it
+        symbol = SYMBOLS[key]
+        module = importlib.import_module(symbol.module)
+        originals.append((module, symbol.attribute, getattr(module, symbol.attribute)))
+    for (module, attribute, original), wrap in zip(originals, wrappers.values(), strict=True):
+        setattr(module, attribute, wrap(original))
 
     def restore() -> None:
-        for name, original in originals.items():
-            setattr(module, name, original)
+        for module, attribute, original in originals:
+            setattr(module, attribute, original)
 
     return restore
 

@@ -52,6 +52,7 @@ _REFUSED: dict[str, str] = {
 # Φ(-2) and Φ(2): truncated_normal keeps values within two standard deviations.
 _LOW = 0.5 * math.erfc(2.0 / math.sqrt(2.0))
 _HIGH = 1.0 - _LOW
+_PHILOX = 1  # tf.random.Algorithm.PHILOX
 
 
 def refused_random_op(op_types: Any, mode: str) -> None:
@@ -84,10 +85,11 @@ def _bits(shape: Any, key: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
     return bits
 
 
-def _unit(shape: Any, key: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
-    """Uniform floats in [0, 1) of ``dtype``: the top mantissa-many bits, scaled exactly."""
+def _unit(bits: Callable[[tf.DType], tf.Tensor], dtype: tf.DType) -> tf.Tensor:
+    """Uniform floats in [0, 1) of ``dtype`` from ``bits(unsigned dtype)``: the top mantissa-many bits, scaled
+    exactly."""
     if dtype == tf.float64:
-        top = tf.bitwise.right_shift(_bits(shape, key, tf.uint64), tf.constant(11, tf.uint64))
+        top = tf.bitwise.right_shift(bits(tf.uint64), tf.constant(11, tf.uint64))
         unit64: tf.Tensor = tf.cast(top, tf.float64) * 2.0**-53
         return unit64
     width = {tf.float32: 24, tf.float16: 11, tf.bfloat16: 8}.get(dtype)
@@ -98,9 +100,35 @@ def _unit(shape: Any, key: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
                 f"dtype {dtype.name}",
             )
         )
-    top = tf.bitwise.right_shift(_bits(shape, key, tf.uint32), tf.constant(32 - width, tf.uint32))
+    top = tf.bitwise.right_shift(bits(tf.uint32), tf.constant(32 - width, tf.uint32))
     unit: tf.Tensor = tf.cast(top, tf.float32) * 2.0**-width
     return unit if dtype == tf.float32 else tf.cast(unit, dtype)
+
+
+def _normal(bits: Callable[[Any, tf.DType], tf.Tensor], shape: Any, dtype: tf.DType) -> tf.Tensor:
+    """Standard normal floats by Box-Muller from two uniforms per value."""
+    both = _unit(lambda unsigned: bits(tf.concat([[2], tf.cast(shape, tf.int32)], 0), unsigned), _compute_dtype(dtype))
+    radius = tf.sqrt(-2.0 * tf.math.log(1.0 - both[0]))  # 1 - u is in (0, 1]
+    return tf.cast(radius * tf.cos((2.0 * math.pi) * both[1]), dtype)
+
+
+def _truncated(bits: Callable[[Any, tf.DType], tf.Tensor], shape: Any, dtype: tf.DType) -> tf.Tensor:
+    """Normal floats within two standard deviations: the inverse CDF on [Φ(-2), Φ(2))."""
+    unit = _unit(lambda unsigned: bits(shape, unsigned), _compute_dtype(dtype))
+    inverse: tf.Tensor = tf.math.ndtri(_LOW + unit * (_HIGH - _LOW))
+    return tf.cast(inverse, dtype)
+
+
+def _stateless_bits(key: Any, counter: Any) -> Callable[[Any, tf.DType], tf.Tensor]:
+    """Philox bits from a stateless op's key and counter, the same on every device and under XLA."""
+
+    def bits(shape: Any, unsigned: tf.DType) -> tf.Tensor:
+        drawn: tf.Tensor = tf.raw_ops.StatelessRandomUniformFullIntV2(
+            shape=shape, key=key, counter=counter, alg=_PHILOX, dtype=unsigned
+        )
+        return drawn
+
+    return bits
 
 
 def _compute_dtype(dtype: tf.DType) -> tf.DType:
@@ -169,34 +197,35 @@ class DeterministicRandom:
         run.last[graph] = key.op
         return key
 
-    # ------------------------------------------------- TensorFlow's generated ops, replaced
-    # Same signatures as tensorflow.python.ops.gen_random_ops; seed and seed2 are TF1's
-    # per-op seeds, which the generator's key replaces.
-    def random_uniform(self, shape: Any, dtype: Any, seed: int = 0, seed2: int = 0, name: Any = None) -> tf.Tensor:
+    # ------------------------------------------------- TensorFlow's functions, replaced
+    # Each takes TensorFlow's own function first, then its arguments. The stateful ops have the
+    # signatures of tensorflow.python.ops.gen_random_ops; their seed and seed2 (TF1's per-op
+    # seeds) give way to the generator's key.
+    def _keyed_bits(self) -> Callable[[Any, tf.DType], tf.Tensor]:
+        key = self._key()
+        return lambda shape, unsigned: _bits(shape, key, unsigned)
+
+    def random_uniform(
+        self, _original: Any, shape: Any, dtype: Any, seed: int = 0, seed2: int = 0, name: Any = None
+    ) -> tf.Tensor:
+        bits = self._keyed_bits()
         with tf.name_scope(name or "RandomUniform"):
-            return _unit(shape, self._key(), tf.as_dtype(dtype))
+            return _unit(lambda unsigned: bits(shape, unsigned), tf.as_dtype(dtype))
 
     def random_standard_normal(
-        self, shape: Any, dtype: Any, seed: int = 0, seed2: int = 0, name: Any = None
+        self, _original: Any, shape: Any, dtype: Any, seed: int = 0, seed2: int = 0, name: Any = None
     ) -> tf.Tensor:
-        dtype = tf.as_dtype(dtype)
-        compute = _compute_dtype(dtype)
         with tf.name_scope(name or "RandomStandardNormal"):
-            key = self._key()
-            both = _unit(tf.concat([[2], tf.cast(shape, tf.int32)], 0), key, compute)
-            radius = tf.sqrt(-2.0 * tf.math.log(1.0 - both[0]))  # Box-Muller: 1 - u is in (0, 1]
-            return tf.cast(radius * tf.cos((2.0 * math.pi) * both[1]), dtype)
+            return _normal(self._keyed_bits(), shape, tf.as_dtype(dtype))
 
-    def truncated_normal(self, shape: Any, dtype: Any, seed: int = 0, seed2: int = 0, name: Any = None) -> tf.Tensor:
-        dtype = tf.as_dtype(dtype)
-        compute = _compute_dtype(dtype)
+    def truncated_normal(
+        self, _original: Any, shape: Any, dtype: Any, seed: int = 0, seed2: int = 0, name: Any = None
+    ) -> tf.Tensor:
         with tf.name_scope(name or "TruncatedNormal"):
-            unit = _unit(shape, self._key(), compute)
-            inverse: tf.Tensor = tf.math.ndtri(_LOW + unit * (_HIGH - _LOW))  # the inverse CDF on [Φ(-2), Φ(2))
-            return tf.cast(inverse, dtype)
+            return _truncated(self._keyed_bits(), shape, tf.as_dtype(dtype))
 
     def random_uniform_int(
-        self, shape: Any, minval: Any, maxval: Any, seed: int = 0, seed2: int = 0, name: Any = None
+        self, _original: Any, shape: Any, minval: Any, maxval: Any, seed: int = 0, seed2: int = 0, name: Any = None
     ) -> tf.Tensor:
         minval = tf.convert_to_tensor(minval)
         with tf.name_scope(name or "RandomUniformInt"):
@@ -205,12 +234,40 @@ class DeterministicRandom:
             )
             return drawn
 
-    def random_shuffle(self, value: Any, seed: int = 0, seed2: int = 0, name: Any = None) -> tf.Tensor:
+    def random_shuffle(self, _original: Any, value: Any, seed: int = 0, seed2: int = 0, name: Any = None) -> tf.Tensor:
         value = tf.convert_to_tensor(value)
         with tf.name_scope(name or "RandomShuffle"):
             order = tf.argsort(_bits(tf.shape(value)[:1], self._key(), tf.uint32), stable=True)
             shuffled: tf.Tensor = tf.gather(value, order)
             return shuffled
+
+    # The stateless ones (tf.random.stateless_*, Keras' random layers and initializers): their
+    # seed made into a Philox key whatever the algorithm asked for, their floats by the formulas above.
+    @staticmethod
+    def get_key_counter_alg(original: Any, seed: Any, alg: Any) -> Any:
+        return original(seed, "philox")
+
+    @staticmethod
+    def stateless_random_uniform_v2(
+        _original: Any, shape: Any, key: Any, counter: Any, alg: Any, dtype: Any = tf.float32, name: Any = None
+    ) -> tf.Tensor:
+        bits = _stateless_bits(key, counter)
+        with tf.name_scope(name or "StatelessRandomUniformV2"):
+            return _unit(lambda unsigned: bits(shape, unsigned), tf.as_dtype(dtype))
+
+    @staticmethod
+    def stateless_random_normal_v2(
+        _original: Any, shape: Any, key: Any, counter: Any, alg: Any, dtype: Any = tf.float32, name: Any = None
+    ) -> tf.Tensor:
+        with tf.name_scope(name or "StatelessRandomNormalV2"):
+            return _normal(_stateless_bits(key, counter), shape, tf.as_dtype(dtype))
+
+    @staticmethod
+    def stateless_truncated_normal_v2(
+        _original: Any, shape: Any, key: Any, counter: Any, alg: Any, dtype: Any = tf.float32, name: Any = None
+    ) -> tf.Tensor:
+        with tf.name_scope(name or "StatelessTruncatedNormalV2"):
+            return _truncated(_stateless_bits(key, counter), shape, tf.as_dtype(dtype))
 
 
 class _Active:
@@ -236,7 +293,7 @@ class _Active:
             stack.pop()
 
     def _install(self) -> Callable[[], None]:
-        return replace_random_ops({name: self._dispatch(name) for name in RANDOM_OPS})
+        return replace_random_ops({key: self._dispatch(key.rsplit(".", 1)[1]) for key in RANDOM_OPS})
 
     def _dispatch(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         current = self.current
@@ -246,7 +303,7 @@ class _Active:
                 random = current()
                 if random is None:
                     return original(*args, **kwargs)
-                return getattr(random, name)(*args, **kwargs)
+                return getattr(random, name)(original, *args, **kwargs)
 
             return dispatch
 
