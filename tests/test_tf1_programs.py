@@ -288,3 +288,40 @@ def test_the_refused_constructs_are_tensorflows_own_outside_steps(dualtf_mode):
                 assert sess.run(x * 2, {x: [1.0]}).tolist() == [2.0]
         assert be.mode == dualtf_mode
     assert (tf.compat.v1.global_variables_initializer, tf.compat.v1.Session.__init__) == before
+
+
+def _batch_norm_step(x, y):
+    """TF1 batch normalization: its moving averages run through UPDATE_OPS with the train op."""
+    hidden = tf.compat.v1.layers.dense(
+        x, 8, use_bias=False, kernel_initializer=tf.compat.v1.constant_initializer(0.1), name="hidden"
+    )
+    hidden = tf.compat.v1.layers.batch_normalization(hidden, training=True, name="bn")
+    out = tf.compat.v1.layers.dense(
+        tf.nn.relu(hidden), 1, kernel_initializer=tf.compat.v1.constant_initializer(0.1), name="out"
+    )
+    loss = tf.compat.v1.losses.mean_squared_error(y, out)
+    update_ops = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)
+    with tf.control_dependencies(update_ops):
+        train_op = tf.compat.v1.train.AdamOptimizer(0.01).minimize(loss)
+    with tf.control_dependencies([train_op]):
+        return tf.identity(loss)
+
+
+def test_tf1_batch_normalization_updates_run_once_per_step(dualtf_backend):
+    """Graph mode builds fn twice: the first build's update ops must not join the second's UPDATE_OPS."""
+    be = dualtf_backend
+    step = be.function(_batch_norm_step, [be.feed("X", tf.float32, [None, 3]), be.feed("Y", tf.float32, [None, 1])])
+    losses = [float(step(X, Y)) for _ in range(3)]
+    moving = be.evaluate([v for v in be.variables if "moving" in v.name])
+    graph = tf.Graph()
+    with graph.as_default():
+        x, y = tf.compat.v1.placeholder(tf.float32, [None, 3]), tf.compat.v1.placeholder(tf.float32, [None, 1])
+        loss = _batch_norm_step(x, y)
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            want = [float(sess.run(loss, {x: X, y: Y})) for _ in range(3)]
+            want_moving = sess.run([v for v in tf.compat.v1.global_variables() if "moving" in v.name])
+    rtol = 1e-4 if be.mode == "xla" else 1e-6
+    np.testing.assert_allclose(losses, want, rtol=rtol)
+    for got, expected in zip(moving, want_moving, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=1e-7)

@@ -26,6 +26,11 @@ from .tensors import as_tf_variable
 __all__ = ["BuildOnce", "add_regularization_loss"]
 
 
+#: Collections a TF1 graph fills while it is built and reads in the same build: each run of fn
+#: has its own (regularization losses; a batch normalization's moving-average updates, which
+#: ``tf.control_dependencies(tf.get_collection(UPDATE_OPS))`` runs with the train op).
+_PER_RUN = (tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES, tf.compat.v1.GraphKeys.UPDATE_OPS)
+
 #: Per thread: the stores whose fn is running, innermost last.
 _running = threading.local()
 
@@ -88,15 +93,15 @@ class BuildOnce:
         ``get_variable`` ones are added here on every run; for a TF1 layer, which decides by
         whether its variable is in ``global_variables()``, a later run in a TF1 graph (graph
         mode's second build) has the step's variables out of that collection while it runs.
-        Each run's losses are taken out of the collection when it ends, so none is left stale
-        or counted twice.
+        Each run's losses, and its ``UPDATE_OPS``, are taken out of their collections when it
+        ends, so none is left stale or counted (or run) twice.
         """
         graph = tf.compat.v1.get_default_graph()
         self._local.position = 0
         self._local.first = self._runs == 0
         scope = tf.compat.v1.get_variable_scope()
-        losses = graph.get_collection_ref(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)
-        before = list(losses)
+        per_run = [graph.get_collection_ref(key) for key in _PER_RUN]
+        before = [list(collection) for collection in per_run]
         known = graph.get_collection_ref(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
         listed = list(known)
         hidden = bool(self._runs) and not tf.executing_eagerly() and not graph.building_function
@@ -113,7 +118,8 @@ class BuildOnce:
                 yield
         finally:
             stack.pop()
-            losses[:] = before
+            for collection, items in zip(per_run, before, strict=True):
+                collection[:] = items
             if hidden:  # as listed, with what the run added after
                 known[:] = listed + [v for v in known if all(v is not w for w in listed)]
         self._runs += 1
