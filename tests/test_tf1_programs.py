@@ -325,3 +325,33 @@ def test_tf1_batch_normalization_updates_run_once_per_step(dualtf_backend):
     np.testing.assert_allclose(losses, want, rtol=rtol)
     for got, expected in zip(moving, want_moving, strict=True):
         np.testing.assert_allclose(got, expected, rtol=rtol, atol=1e-7)
+
+
+def _decayed_step(x, y):
+    """A global step found by get_or_create_global_step, a TF1 learning-rate decay read as a tensor."""
+    global_step = tf.compat.v1.train.get_or_create_global_step()
+    learning_rate = tf.compat.v1.train.exponential_decay(0.1, global_step, 2, 0.5, staircase=True)
+    W = tf.Variable(tf.zeros([3, 1]), name="W")
+    loss = tf.reduce_mean(tf.square(tf.matmul(x, W) - y))
+    train = tf.compat.v1.train.MomentumOptimizer(learning_rate, 0.9).minimize(loss, global_step=global_step)
+    with tf.control_dependencies([train]):
+        return tf.identity(loss), tf.identity(learning_rate)
+
+
+def test_global_step_and_learning_rate_decay_match_their_own_session(dualtf_backend):
+    """Graph mode's second build finds the global step in its collection instead of making it: the
+    variables made after it are still matched by name; in eager execution TF1's decays return a
+    function, which inside a step is called, as the TF1 graph had a tensor."""
+    be = dualtf_backend
+    step = be.function(_decayed_step, [be.feed("x", tf.float32, [None, 3]), be.feed("y", tf.float32, [None, 1])])
+    got = [step(X, Y) for _ in range(5)]
+    graph = tf.Graph()
+    with graph.as_default():
+        x, y = tf.compat.v1.placeholder(tf.float32, [None, 3]), tf.compat.v1.placeholder(tf.float32, [None, 1])
+        out = _decayed_step(x, y)
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            want = [sess.run(out, {x: X, y: Y}) for _ in range(5)]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    np.testing.assert_allclose([lr for _, lr in got], [0.1, 0.1, 0.05, 0.05, 0.025], rtol=1e-7)
+    assert be.evaluate([v for v in be.variables if v.name == "global_step:0"][0]) == 5

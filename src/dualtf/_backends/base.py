@@ -46,8 +46,8 @@ from .fused import STEP_OUTPUTS, epoch_loop, fused, stacked_check, stacked_shape
 from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled, Step
 from .tensors import as_tf_variable, eager_scope, is_eager, tensor_label, to_numpy, variable_handle, variable_label
+from .tf1_calls import tf1_calls
 from .tf1_layers import tf1_layers
-from .tf1_refusals import tf1_refusals
 from .traced import Tracer
 
 __all__ = ["Backend"]
@@ -255,7 +255,7 @@ class Backend(abc.ABC):
         with _registry_lock:
             _open_backends.append(weakref.ref(self))
         tf1_layers.acquire()
-        tf1_refusals.acquire()
+        tf1_calls.acquire()
         if deterministic_random:
             assert seed is not None
             with self._scope():
@@ -322,7 +322,7 @@ class Backend(abc.ABC):
                 self._close()
             finally:
                 tf1_layers.release()
-                tf1_refusals.release()
+                tf1_calls.release()
                 if self._random is not None:
                     active.replacement.release()
                 if heir is None:

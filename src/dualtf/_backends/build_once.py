@@ -55,13 +55,15 @@ class BuildOnce:
         #: The step's name and mode, for messages.
         self.name, self.mode = name, mode
         self._name = name
-        self._made: list[tuple[Any, tuple[str | None, tuple[int | None, ...] | None]]] = []
+        #: The first run's variables with the dtype and shape asked for, by (name asked for, how many
+        #: variables of that name the run had made before): a later run's creations match by it.
+        self._made: dict[tuple[str | None, int], tuple[Any, tuple[str | None, tuple[int | None, ...] | None]]] = {}
         self._runs = 0
-        #: With ``reuse``: another step's variables, by creation order, from the first run on (TF1's one graph).
+        #: With ``reuse``: another step's variables, from the first run on (TF1's one graph).
         self._reused = reuse
         if reuse is not None:
             self._made, self._runs = reuse._made, 1
-        self._local = threading.local()  # the position in this run, per thread
+        self._local = threading.local()  # the names made so far in this run, per thread
 
     @staticmethod
     def running() -> BuildOnce | None:
@@ -97,7 +99,7 @@ class BuildOnce:
         ends, so none is left stale or counted (or run) twice.
         """
         graph = tf.compat.v1.get_default_graph()
-        self._local.position = 0
+        self._local.names = {}
         self._local.first = self._runs == 0
         scope = tf.compat.v1.get_variable_scope()
         per_run = [graph.get_collection_ref(key) for key in _PER_RUN]
@@ -106,7 +108,7 @@ class BuildOnce:
         listed = list(known)
         hidden = bool(self._runs) and not tf.executing_eagerly() and not graph.building_function
         if hidden:
-            made = {id(var) for var, _ in self._made}
+            made = {id(var) for var, _ in self._made.values()}
             known[:] = [v for v in listed if id(v) not in made]
         stack = _running.__dict__.setdefault("stack", [])
         stack.append(self)
@@ -125,32 +127,31 @@ class BuildOnce:
         self._runs += 1
 
     def _getter(self, getter: Callable[..., Any], name: str, *args: Any, **kwargs: Any) -> Any:
-        """``get_variable`` on this run: its regularizer applied on every run, and a variable the
-        store hands back counted in creation order as if it had been created again."""
+        """``get_variable`` on this run, with its regularizer applied on every run."""
         regularizer = kwargs.pop("regularizer", None)
-        position = self._local.position
         var = getter(name, *args, **kwargs)
-        if self._local.position == position and position < len(self._made) and self._made[position][0] is var:
-            self._local.position = position + 1  # reused by name: the creation this run skipped
         if regularizer is not None:
             add_regularization_loss(var, regularizer, name)
         return var
 
     def _creator(self, next_creator: Callable[..., Any], **kwargs: Any) -> Any:
-        position = self._local.position
-        self._local.position = position + 1
+        asked = kwargs.get("name")
+        asked = None if asked is None else str(asked)
+        names: dict[str | None, int] = self._local.names
+        key = (asked, names.get(asked, 0))  # a variable found instead of made (get_or_create_global_step,
+        names[asked] = key[1] + 1  # get_variable's reuse) leaves the others' keys as they were
         wanted = _signature(kwargs)
+        label = f"`{asked}`" if key[1] == 0 else f"`{asked}` #{key[1] + 1}"
         if self._local.first:
             var = next_creator(**kwargs)
-            self._made.append((var, wanted))
-        elif position < len(self._made):
-            var, made = self._made[position]
+            self._made[key] = (var, wanted)
+        elif key in self._made:
+            var, made = self._made[key]
             if any(w is not None and m is not None and w != m for w, m in zip(wanted, made, strict=True)):
                 raise DualTFError(
                     error_message(
-                        f"Variable {position + 1} that step `{self._name}` creates must be the same on every run of "
-                        "its fn (a TF1 graph is built once, so dualtf hands back the first run's variables in "
-                        "creation order).",
+                        f"Variable {label} that step `{self._name}` creates must be the same on every run of its fn "
+                        "(a TF1 graph is built once, so dualtf hands back the first run's variable of that name).",
                         f"dtype and shape {wanted} where the first run made {made}",
                     )
                 )
@@ -158,9 +159,9 @@ class BuildOnce:
             raise DualTFError(
                 error_message(
                     f"Step `{self._name}`, made with reuse=`{self._reused._name}`, must create only variables that "
-                    f"step `{self._reused._name}` made, in its order (it made {len(self._made)}): they are the same "
-                    "variables, as in one TF1 graph.",
-                    f"a run that creates variable {position + 1} ({kwargs.get('name')!r})",
+                    f"step `{self._reused._name}` made (it made {len(self._made)}): they are the same variables, "
+                    "as in one TF1 graph.",
+                    f"a run that creates variable {label}",
                 )
             )
         else:
@@ -168,7 +169,7 @@ class BuildOnce:
                 error_message(
                     f"Step `{self._name}` must create the same variables on every run of its fn (a TF1 graph is "
                     f"built once): its first run made {len(self._made)}.",
-                    f"a run that creates variable {position + 1} ({kwargs.get('name')!r})",
+                    f"a run that creates variable {label}, which the first run did not",
                 )
             )
         _in_tf1_collections(var)

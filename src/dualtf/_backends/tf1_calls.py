@@ -1,12 +1,17 @@
-"""TF1 constructs that cannot run inside a step, refused by name where the step is built.
+"""TF1 calls inside a step: refused by name where they cannot run, made to act as in a TF1 graph where they can.
 
 A TF1 program's graph-building code moves into a step's ``fn``; some of its lines belong to
 the Session around the graph, not to the graph, and have no meaning inside a step: a
 ``Session`` of its own, a ``placeholder`` (the step's inputs are its feeds), an initializer
 (dualtf initializes every variable itself), queue-based input (its runner threads need a
 Session). Each is a :class:`~dualtf.DualTFError` naming it, the step, the mode and what to
-use instead, raised when ``fn`` is built — before anything runs, in every mode alike. Outside
-a step's ``fn`` they are TensorFlow's own, untouched.
+use instead, raised when ``fn`` is built — before anything runs, in every mode alike.
+
+Others act differently under eager execution: TF1's learning-rate decays
+(``tf.compat.v1.train.exponential_decay``, ...) return a function instead of a tensor there.
+Inside an eager step's ``fn`` they return the tensor, as in the TF1 graph the code was written for.
+
+Outside a step's ``fn`` all of them are TensorFlow's own, untouched.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from .._errors import DualTFError, error_message
 from .build_once import BuildOnce
 from .installed import Installed
 
-__all__ = ["REFUSED", "tf1_refusals"]
+__all__ = ["AS_IN_A_GRAPH", "REFUSED", "tf1_calls"]
 
 _SESSION = (
     "the step is itself the Session run, and a Session opened in it would run a graph of its own",
@@ -84,6 +89,23 @@ REFUSED: dict[str, tuple[str, str]] = {
 }
 
 
+#: What returns a function under eager execution and a tensor in a TF1 graph: inside a step, the tensor.
+AS_IN_A_GRAPH = tuple(
+    f"train.{name}"
+    for name in (
+        "exponential_decay",
+        "piecewise_constant",
+        "polynomial_decay",
+        "natural_exp_decay",
+        "inverse_time_decay",
+        "cosine_decay",
+        "cosine_decay_restarts",
+        "linear_cosine_decay",
+        "noisy_linear_cosine_decay",
+    )
+)
+
+
 def _check(path: str) -> None:
     step = BuildOnce.running()
     if step is None:
@@ -96,6 +118,13 @@ def _check(path: str) -> None:
             f"a call to tf.compat.v1.{path} in the step's fn",
         )
     )
+
+
+def _replace(owner: Any, name: str, replacement: Callable[..., Any]) -> Callable[[], None]:
+    """``owner.name`` replaced (keeping its name and docstring); returns what puts it back."""
+    original = getattr(owner, name)
+    setattr(owner, name, functools.update_wrapper(replacement, original))
+    return functools.partial(setattr, owner, name, original)
 
 
 def _install() -> Callable[[], None]:
@@ -120,9 +149,19 @@ def _install() -> Callable[[], None]:
                 _check(_path)
                 return _original(*args, **kwargs)
 
-            functools.update_wrapper(checked, original)
-            setattr(owner, name, checked)
-            undo.append(functools.partial(setattr, owner, name, original))
+            undo.append(_replace(owner, name, checked))
+    for path in AS_IN_A_GRAPH:
+        *parents, name = path.split(".")
+        owner = functools.reduce(getattr, parents, v1)
+        decay = getattr(owner, name)
+
+        def as_in_a_graph(*args: Any, _original: Any = decay, **kwargs: Any) -> Any:
+            result = _original(*args, **kwargs)
+            if callable(result) and BuildOnce.running() is not None:  # eager execution, inside a step
+                return result()
+            return result
+
+        undo.append(_replace(owner, name, as_in_a_graph))
 
     def uninstall() -> None:
         for step in reversed(undo):
@@ -132,4 +171,4 @@ def _install() -> Callable[[], None]:
 
 
 #: Held by every open backend.
-tf1_refusals = Installed(_install)
+tf1_calls = Installed(_install)
