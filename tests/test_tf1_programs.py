@@ -355,3 +355,35 @@ def test_global_step_and_learning_rate_decay_match_their_own_session(dualtf_back
     np.testing.assert_allclose(got, want, rtol=1e-5)
     np.testing.assert_allclose([lr for _, lr in got], [0.1, 0.1, 0.05, 0.05, 0.025], rtol=1e-7)
     assert be.evaluate([v for v in be.variables if v.name == "global_step:0"][0]) == 5
+
+
+def _lstm_step(x, y):
+    """A TF1 recurrent network: tf.compat.v1.nn.rnn_cell (tf_keras under Keras 3) in a dynamic_rnn loop."""
+    cell = tf.compat.v1.nn.rnn_cell.BasicLSTMCell(6)
+    outputs, _ = tf.compat.v1.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+    out = tf.compat.v1.layers.dense(outputs[:, -1], 1, kernel_initializer=tf.compat.v1.constant_initializer(0.1))
+    loss = tf.reduce_mean(tf.square(out - y))
+    train = tf.compat.v1.train.AdamOptimizer(0.05).minimize(loss)
+    with tf.control_dependencies([train]):
+        return tf.identity(loss)
+
+
+def test_tf1_lstm_in_a_while_loop_matches_its_own_session(dualtf_backend):
+    """The loop captures the variables' read ops made with them: graph mode's first build (which makes
+    them) is built without automatic control dependencies, or each step would initialize them again."""
+    be = dualtf_backend
+    sequences = RNG.normal(size=(4, 5, 3)).astype(np.float32)
+    targets = sequences.sum((1, 2))[:, None]
+    graph = tf.Graph()
+    with graph.as_default():
+        x, y = tf.compat.v1.placeholder(tf.float32, [None, 5, 3]), tf.compat.v1.placeholder(tf.float32, [None, 1])
+        loss = _lstm_step(x, y)
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            initial = sess.run(tf.compat.v1.trainable_variables())
+            want = [float(sess.run(loss, {x: sequences, y: targets})) for _ in range(4)]
+    step = be.function(_lstm_step, [be.feed("x", tf.float32, [None, 5, 3]), be.feed("y", tf.float32, [None, 1])])
+    for var, value in zip(be.variables, initial, strict=False):  # the Session's random initial values
+        be.assign(var, value)
+    got = [float(step(sequences, targets)) for _ in range(4)]
+    np.testing.assert_allclose(got, want, rtol=1e-4 if be.mode == "xla" else 1e-6)

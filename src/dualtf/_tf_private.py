@@ -100,12 +100,15 @@ SYMBOLS: dict[str, Symbol] = {
         )
         for key in RANDOM_OPS
     },
-    "tf_keras.legacy.layers": Symbol(
-        "tf_keras.api._v1.keras.__internal__.legacy",
-        "layers",
-        "tf.compat.v1.layers with Keras 3: TensorFlow's TF1 layers live in tf_keras, which TensorFlow routes "
-        "tf.compat.v1.layers to only when TF_USE_LEGACY_KERAS is set before it is first used",
-    ),
+    **{
+        f"tf_keras.legacy.{name}": Symbol(
+            "tf_keras.api._v1.keras.__internal__.legacy",
+            name,
+            f"tf.compat.v1 TF1 {name} with Keras 3: TensorFlow's TF1 {name} live in tf_keras, which TensorFlow "
+            "routes to only when TF_USE_LEGACY_KERAS is set before they are first used",
+        )
+        for name in ("layers", "rnn_cell")
+    },
     "_VariableStore": Symbol(
         "tensorflow.python.ops.variable_scope",
         "_VariableStore",
@@ -208,18 +211,18 @@ def replace_random_ops(wrappers: dict[str, Callable[[Any], Any]]) -> Callable[[]
     return restore
 
 
-def tf_keras_legacy_layers(used: str) -> Any:
-    """tf_keras's TF1 layers module, or a :class:`~dualtf.NotInstalledError` naming ``used`` and the extra."""
+def tf_keras_legacy_layers(used: str, module: str = "layers") -> Any:
+    """tf_keras's TF1 ``module`` (layers, rnn_cell), or a :class:`~dualtf.NotInstalledError` naming ``used``."""
     missing = sys.modules["tf_keras"] is None if "tf_keras" in sys.modules else not importlib.util.find_spec("tf_keras")
     if missing:
         raise NotInstalledError(
             error_message(
-                f"{used} needs the tf_keras package: with Keras 3, TensorFlow's TF1 layers live in tf_keras. "
+                f"{used} needs the tf_keras package: with Keras 3, TensorFlow's TF1 {module} live in tf_keras. "
                 "Install it with pip install 'dualtf[tf1]' (it matches your TensorFlow version).",
                 "Keras 3 without tf_keras",
             )
         )
-    return load("tf_keras.legacy.layers")
+    return load(f"tf_keras.legacy.{module}")
 
 
 #: Where tf_keras makes a Model's batch counters: (module, function).

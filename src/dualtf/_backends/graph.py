@@ -71,6 +71,22 @@ class _Build(NamedTuple):
     must_run: list[Any]  # stateful ops the step must run (automatic control dependencies)
 
 
+class _Unordered:
+    """What a build without automatic control dependencies has in their place: nothing to order, nothing to run."""
+
+    ops_which_must_run: tuple[Any, ...] = ()
+
+    def __enter__(self) -> _Unordered:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    @staticmethod
+    def mark_as_return(tensor: Any) -> Any:
+        return tensor
+
+
 class _Epochs:
     """One dataset's iterator in the graph, read one epoch per ``iterate()`` call."""
 
@@ -161,14 +177,16 @@ class GraphBackend(Backend):
         except Exception:  # callables autograph cannot convert (e.g. C functions) run as they are
             converted = fn
         placeholders = [f.placeholder for f in feeds if f.placeholder is not None]  # graph mode gives each one
-        first_op = self.graph.version
-        # Like tf.function: if building creates variables (a Keras layer's first call,
-        # an optimizer's slots), build once more so the kept build only reads them;
-        # otherwise the initializers would be ordered into, and rerun by, every step.
+        # Like tf.function, fn is built twice: the first build makes its variables (a Keras
+        # layer's first call, an optimizer's slots, a TF1 program's tf.Variable) and is never
+        # run; the kept build only reads them. The first is built as TF1 builds, without
+        # automatic control dependencies: under them a variable's initializer would be ordered
+        # before the read op made with it, which later builds capture (a TF1 while loop over
+        # the variable does), and every step would initialize the variable again.
         try:
+            self._build_checked(converted, placeholders, ordered=False)
+            first_op = self.graph.version
             build = self._build_checked(converted, placeholders)
-            if build.created or self._random is not None:  # deterministic_random: a first build is never kept
-                build = self._build_checked(converted, placeholders)
         except BaseException:
             self._seen = self.graph.version  # a failed build's ops are not the block's: never run them
             raise
@@ -442,11 +460,11 @@ class GraphBackend(Backend):
             options.run_options.CopyFrom(run_options)
         return make_callable_from_options(self.session, options)  # type: ignore[no-any-return]
 
-    def _build_checked(self, fn: Callable[..., Any], placeholders: list[tf.Tensor]) -> _Build:
+    def _build_checked(self, fn: Callable[..., Any], placeholders: list[tf.Tensor], *, ordered: bool = True) -> _Build:
         if self.num_replicas == 1:
-            return self._build(fn, placeholders)
+            return self._build(fn, placeholders, ordered)
         try:
-            return self._build(fn, placeholders)
+            return self._build(fn, placeholders, ordered)
         except TypeError as exc:
             # Seen with Keras 3 optimizers: ReplicaContext.all_reduce in a TF1 graph runs the
             # other replicas' threads inside a custom gradient, which then sees their variables.
@@ -463,7 +481,8 @@ class GraphBackend(Backend):
                 )
             ) from exc
 
-    def _build(self, fn: Callable[..., Any], placeholders: list[tf.Tensor]) -> _Build:
+    def _build(self, fn: Callable[..., Any], placeholders: list[tf.Tensor], ordered: bool = True) -> _Build:
+        """``fn`` built into the graph; ``ordered``: under automatic control dependencies, as a step runs."""
         created: list[Any] = []
 
         def record(next_creator: Callable[..., Any], **kwargs: Any) -> Any:
@@ -471,7 +490,10 @@ class GraphBackend(Backend):
             created.append(var)
             return var
 
-        with tf.variable_creator_scope(record), load("AutomaticControlDependencies")() as acd:
+        with (
+            tf.variable_creator_scope(record),
+            load("AutomaticControlDependencies")() if ordered else _Unordered() as acd,
+        ):
             try:
                 structure = fn(*placeholders)
             except RuntimeError as exc:

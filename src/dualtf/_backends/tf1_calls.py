@@ -127,6 +127,30 @@ def _replace(owner: Any, name: str, replacement: Callable[..., Any]) -> Callable
     return functools.partial(setattr, owner, name, original)
 
 
+def _checked_init(cls: type, path: str) -> Callable[[], None]:
+    """``cls(...)`` checked first thing in ``__init__`` (so ``isinstance`` still holds); returns the undo."""
+    init = cls.__dict__.get("__init__")
+    inherited = cls.__init__  # type: ignore[misc]
+
+    def checked_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            _check(path)
+        except DualTFError:
+            self._session = None  # a Session's __del__ reads it: the refused instance is dropped quietly
+            raise
+        inherited(self, *args, **kwargs)
+
+    setattr(cls, "__init__", checked_init)  # noqa: B010 - mypy refuses assigning a method
+
+    def undo() -> None:
+        if init is None:
+            delattr(cls, "__init__")
+        else:
+            setattr(cls, "__init__", init)  # noqa: B010
+
+    return undo
+
+
 def _install() -> Callable[[], None]:
     v1 = importlib.import_module("tensorflow.compat.v1")
     undo: list[Callable[[], None]] = []
@@ -134,15 +158,8 @@ def _install() -> Callable[[], None]:
         *parents, name = path.split(".")
         owner = functools.reduce(getattr, parents, v1)
         original = getattr(owner, name)
-        if isinstance(original, type):  # a class: checked in its __init__, so isinstance still holds
-            init = original.__dict__.get("__init__", original.__init__)  # type: ignore[misc]
-
-            def checked_init(self: Any, *args: Any, _path: str = path, _init: Any = init, **kwargs: Any) -> None:
-                _check(_path)
-                _init(self, *args, **kwargs)
-
-            setattr(original, "__init__", checked_init)  # noqa: B010 - mypy refuses assigning a method
-            undo.append(functools.partial(setattr, original, "__init__", init))
+        if isinstance(original, type):
+            undo.append(_checked_init(original, path))
         else:
 
             def checked(*args: Any, _path: str = path, _original: Any = original, **kwargs: Any) -> Any:

@@ -1,14 +1,16 @@
-"""``tf.compat.v1.layers`` with Keras 3: TensorFlow routes it to Keras, which has no TF1 layers.
+"""``tf.compat.v1.layers`` and ``tf.compat.v1.nn.rnn_cell`` with Keras 3: TensorFlow routes them to
+Keras, which has no TF1 layers or cells.
 
-While a backend is open, ``tf.compat.v1.layers`` is a stand-in that gives TensorFlow's own
-attribute wherever TensorFlow has one, and where Keras 3 refuses ("`dense` is not available
-with Keras 3") the TF1 layer from the ``tf_keras`` package (``pip install 'dualtf[tf1]'``) —
-or, without it, a :class:`~dualtf.NotInstalledError` naming the layer and what to install,
-raised where the step is built, before anything runs.
+While a backend is open, each is a stand-in that gives TensorFlow's own attribute wherever
+TensorFlow has one, and where Keras 3 refuses ("`dense` is not available with Keras 3") the TF1
+layer or cell from the ``tf_keras`` package (``pip install 'dualtf[tf1]'``) — or, without it, a
+:class:`~dualtf.NotInstalledError` naming it and what to install, raised where the step is
+built, before anything runs.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import types
 from collections.abc import Callable
@@ -20,11 +22,16 @@ from .installed import Installed
 __all__ = ["tf1_layers"]
 
 
-class _TF1Layers(types.ModuleType):
-    """``tf.compat.v1.layers``: TensorFlow's, with tf_keras's TF1 layers where Keras 3 has none."""
+#: Where each lives under ``tf.compat.v1`` -> its module in tf_keras (``__internal__.legacy.<name>``).
+ROUTED = {"layers": "layers", "nn.rnn_cell": "rnn_cell"}
 
-    def __init__(self, original: Any):
-        super().__init__("tensorflow.compat.v1.layers", getattr(original, "__doc__", None))
+
+class _TF1Layers(types.ModuleType):
+    """``tf.compat.v1.<path>``: TensorFlow's, with tf_keras's where Keras 3 has none."""
+
+    def __init__(self, path: str, original: Any):
+        super().__init__(f"tensorflow.compat.v1.{path}", getattr(original, "__doc__", None))
+        self._dualtf_path = path
         self._dualtf_original = original
 
     def __getattr__(self, name: str) -> Any:
@@ -35,18 +42,25 @@ class _TF1Layers(types.ModuleType):
         except AttributeError as exc:
             if "not available with Keras 3" not in str(exc):
                 raise
-        return getattr(tf_keras_legacy_layers(f"tf.compat.v1.layers.{name}"), name)
+        legacy = tf_keras_legacy_layers(f"tf.compat.v1.{self._dualtf_path}.{name}", ROUTED[self._dualtf_path])
+        return getattr(legacy, name)
 
 
 def _install() -> Callable[[], None]:
     # The first `import tensorflow.compat.v1` (TF1 code's own, or tf_keras's when it is imported)
     # binds tf.compat to a new module object: done here first, so that the one patched stays.
     v1 = importlib.import_module("tensorflow.compat.v1")
-    original = v1.layers
-    setattr(v1, "layers", _TF1Layers(original))  # noqa: B010 - the module is typed without it
+    undo = []
+    for path in ROUTED:
+        *parents, name = path.split(".")
+        owner = functools.reduce(getattr, parents, v1)
+        original = getattr(owner, name)
+        setattr(owner, name, _TF1Layers(path, original))
+        undo.append(functools.partial(setattr, owner, name, original))
 
     def uninstall() -> None:
-        setattr(v1, "layers", original)  # noqa: B010
+        for step in undo:
+            step()
 
     return uninstall
 
