@@ -182,7 +182,8 @@ def _mlp_graph(X):
     return neural_net(X)
 
 
-def _mlp_train(logits, Y):
+def _train(logits, Y):
+    """The multilayer perceptron's and the network's loss and optimizer, the same lines in both."""
     loss_op = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=logits, labels=Y))
     optimizer = tf.train.AdamOptimizer(learning_rate=0.001)
     train_op = optimizer.minimize(loss_op)
@@ -201,7 +202,7 @@ def session_mlp(initial=None):
         X = tf.placeholder("float", [None, 64])
         Y = tf.placeholder("float", [None, 10])
         logits = _mlp_graph(X)
-        loss_op, train_op = _mlp_train(logits, Y)
+        loss_op, train_op = _train(logits, Y)
         accuracy = _accuracy(logits, Y)
         init = tf.global_variables_initializer()
         with tf.Session(graph=graph) as sess:
@@ -220,7 +221,7 @@ def dualtf_mlp(be, initial=None):
     Y_ = be.feed("Y", "float", [None, 10])
 
     def train(X, Y):
-        loss_op, train_op = _mlp_train(_mlp_graph(X), Y)
+        loss_op, train_op = _train(_mlp_graph(X), Y)
         return train_op
 
     def loss(X, Y):
@@ -286,13 +287,6 @@ def _conv_net_graph(X, keep_prob):
     return conv_net(X, weights, biases, keep_prob)
 
 
-def _cnn_train(logits, Y):
-    loss_op = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=logits, labels=Y))
-    optimizer = tf.train.AdamOptimizer(learning_rate=0.001)
-    train_op = optimizer.minimize(loss_op)
-    return loss_op, train_op
-
-
 def session_cnn(dropout):
     """The published program (``dropout`` is the keep probability it feeds while training)."""
     with tf.Graph().as_default() as graph:
@@ -301,7 +295,7 @@ def session_cnn(dropout):
         Y = tf.placeholder(tf.float32, [None, 10])
         keep_prob = tf.placeholder(tf.float32)
         logits = _conv_net_graph(X, keep_prob)
-        loss_op, train_op = _cnn_train(logits, Y)
+        loss_op, train_op = _train(logits, Y)
         accuracy = _accuracy(tf.nn.softmax(logits), Y)
         init = tf.global_variables_initializer()
         with tf.Session(graph=graph) as sess:
@@ -321,7 +315,7 @@ def dualtf_cnn(be, dropout, initial=None):
     keep_prob_ = be.feed("keep_prob", tf.float32, [])
 
     def train(X, Y, keep_prob):
-        loss_op, train_op = _cnn_train(_conv_net_graph(X, keep_prob), Y)
+        loss_op, train_op = _train(_conv_net_graph(X, keep_prob), Y)
         return train_op
 
     def evaluate(X, Y, keep_prob):
