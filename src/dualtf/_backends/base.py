@@ -542,8 +542,8 @@ class Backend(abc.ABC):
 
         A TF1 graph that ``fn`` builds makes its variables itself (``tf.Variable``,
         ``get_variable``, an optimizer's slots): they are made on ``fn``'s first run and
-        handed back, in creation order, on every later one, in every mode. With
-        ``reuse=step``, ``fn`` gets ``step``'s variables in the same way: the evaluation
+        handed back on every later one (matched by the name each asks for), in every mode.
+        With ``reuse=step``, ``fn`` gets ``step``'s variables in the same way: the evaluation
         step of a TF1 program (``sess.run(accuracy)``) shares the training step's
         (``sess.run(train_op)``) variables, as the one TF1 graph does.
 

@@ -4,7 +4,8 @@ A TF1 program creates its variables (``tf.Variable``, ``get_variable``, an optim
 slots) in its graph-building code, which runs once. Moved into a step's ``fn``, that
 code runs once per build (graph mode builds twice), per trace (``tf.function`` traces
 twice when variables are made) or per call (eager). :class:`BuildOnce` makes every run
-after the first hand back the first run's variables, in creation order, so a TF1
+after the first hand back the first run's variables (matched by the name each creation asks
+for and how many of that name the run made before), so a TF1
 program keeps one set of variables in every mode; ``get_variable`` runs under
 ``AUTO_REUSE`` for the same reason. Code that creates its variables only once (Keras
 layers and optimizers) creates nothing on later runs and is not affected.
