@@ -387,3 +387,47 @@ def test_tf1_lstm_in_a_while_loop_matches_its_own_session(dualtf_backend):
         be.assign(var, value)
     got = [float(step(sequences, targets)) for _ in range(4)]
     np.testing.assert_allclose(got, want, rtol=1e-4 if be.mode == "xla" else 1e-6)
+
+
+def _clipped_step(x, y):
+    """compute_gradients, clipping, apply_gradients over tf.compat.v1.trainable_variables(): TF1's long form."""
+    W = tf.compat.v1.get_variable("W", [3, 1], initializer=tf.compat.v1.zeros_initializer())
+    b = tf.Variable(0.0, name="b")
+    loss = tf.reduce_mean(tf.square(tf.matmul(x, W) + b - y))
+    optimizer = tf.compat.v1.train.GradientDescentOptimizer(0.1)
+    grads_and_vars = optimizer.compute_gradients(loss, var_list=tf.compat.v1.trainable_variables())
+    capped = [(tf.clip_by_value(grad, -1.0, 1.0), var) for grad, var in grads_and_vars]
+    train = optimizer.apply_gradients(capped)
+    with tf.control_dependencies([train]):
+        return tf.identity(loss), tf.add_n([tf.reduce_sum(tf.abs(g)) for g, _ in capped])
+
+
+def test_compute_gradients_and_apply_gradients_match_their_own_session(dualtf_backend):
+    be = dualtf_backend
+    step = be.function(_clipped_step, [be.feed("x", tf.float32, [None, 3]), be.feed("y", tf.float32, [None, 1])])
+    got = [step(X, Y) for _ in range(4)]
+    graph = tf.Graph()
+    with graph.as_default():
+        x, y = tf.compat.v1.placeholder(tf.float32, [None, 3]), tf.compat.v1.placeholder(tf.float32, [None, 1])
+        out = _clipped_step(x, y)
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            want = [sess.run(out, {x: X, y: Y}) for _ in range(4)]
+    np.testing.assert_allclose(got, want, rtol=1e-4 if be.mode == "xla" else 1e-6)
+    assert [v.name for v in be.variables] == ["W:0", "b:0"]
+
+
+def test_steps_of_one_backend_share_get_variable_names(dualtf_backend):
+    """As in one TF1 graph: a second step's get_variable("layer/w") is the first step's variable."""
+    be = dualtf_backend
+    x = be.feed("x", tf.float32, [None, 2])
+    train = be.function(_scoped_step, [x])
+
+    def read(x):
+        with tf.compat.v1.variable_scope("layer", reuse=tf.compat.v1.AUTO_REUSE):
+            return tf.matmul(x, tf.compat.v1.get_variable("w", [2, 1]))
+
+    look = be.function(read, [x])
+    train(np.ones((1, 2)))
+    np.testing.assert_allclose(look(np.ones((1, 2))), [[1.8]], rtol=1e-6)  # w after one step: 0.9 each
+    assert [v.name for v in be.variables] == ["layer/w:0"]

@@ -12,9 +12,7 @@ import tensorflow as tf
 
 from .._errors import DualTFError, error_message
 from .._feeds import Feed
-from .._tf_private import load
 from .base import Backend
-from .build_once import add_regularization_loss
 from .deterministic_random import active
 from .installed import Installed
 from .keras_loops import KerasLoop, ModelRunner
@@ -102,20 +100,6 @@ class _TF1Gradients:
 _tf1_gradients = _TF1Gradients()
 
 
-def _regularizing_store() -> Any:
-    """A TF1 variable store keeping eager variables that also takes a TF1 layer's ``kernel_regularizer``:
-    tf_keras hands it to a store that has ``add_regularizer`` (its TF2 shim's hook), as eager
-    execution has no collection it would add the loss to otherwise."""
-
-    class RegularizingStore(load("_VariableStore")):  # type: ignore[misc]
-        def add_regularizer(self, var: Any, regularizer: Callable[[Any], Any]) -> None:
-            add_regularization_loss(var, regularizer)
-
-    store = RegularizingStore()
-    store._store_eager_variables = True
-    return store
-
-
 class EagerBackend(Backend):
     """TF2 eager execution: every op runs when Python reaches it.
 
@@ -135,7 +119,6 @@ class EagerBackend(Backend):
             traced = self._tracer.trace(fn, feeds, jit_compile=False)
         tape = watched.used  # fn calls a TF1 optimizer's minimize / compute_gradients with a tensor loss
         variables = self._variables
-        store = load("EagerVariableStore")(_regularizing_store())  # this step's get_variable names
         random = self._random  # with deterministic_random: calls in any thread draw from it
         outer = self._tracer.outer  # fn's TF1 collections are this backend's
 
@@ -145,7 +128,7 @@ class EagerBackend(Backend):
                     return run(values)
             _functions_eagerly.enter()
             try:
-                with outer(), store.as_default(), active.using(random):  # the store lives in the graph
+                with outer(), active.using(random):
                     return call(values)
             except RuntimeError as exc:
                 if "should be a function when eager execution is enabled" not in str(exc):

@@ -12,6 +12,7 @@ import tensorflow as tf
 from .._errors import tf_cause
 from .._feeds import Feed
 from .._tf_private import load, lower_call
+from .build_once import add_regularization_loss
 from .step import Compiled
 from .tensors import check_results, eager_scope, structure_to_numpy, variables_every_call, without_operations
 
@@ -40,17 +41,21 @@ class Tracer:
         self._variables = variables
         self._strategy = strategy
         self._record = record  # the backend's variable creator: creator scopes live on the default graph
+        self._store = load("EagerVariableStore")(_regularizing_store())
         #: Never keep a step's first trace, even one that made no variables: deterministic_random's
         #: first runs draw constant keys, fit for initial values only.
         self.retrace_first = False
 
     def outer(self) -> contextlib.AbstractContextManager[Any]:
-        """Eager execution with this backend's graph as the default graph: the one whose TF1
+        """Eager execution with this backend's graph as the default graph — the one whose TF1
         collections a trace (or an eager step: ``get_variable`` adds to the default graph's
-        collections even in eager mode) writes, never the process's or another backend's."""
+        collections even in eager mode) writes, never the process's or another backend's — and
+        this backend's TF1 variable store as the default store: ``get_variable`` names are the
+        backend's, shared by its steps, its traces and its eager calls, as one TF1 graph's are."""
         stack = contextlib.ExitStack()
         stack.enter_context(self._graph.as_default())
         stack.enter_context(load("eager_mode")())
+        stack.enter_context(self._store.as_default())  # it lives in the default graph's collection
         return stack
 
     def trace(self, fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Compiled:
@@ -77,6 +82,21 @@ class Tracer:
             if self.retrace_first and traced.trace_count is not None and traced.trace_count() == 1:
                 traced = trace(in_collections, feeds, jit_compile=jit_compile)  # a fresh tf.function: a second run
             return traced
+
+
+def _regularizing_store() -> Any:
+    """A TF1 variable store that keeps eager variables (TensorFlow's default store keeps none under
+    eager execution) and takes a TF1 layer's ``kernel_regularizer``: tf_keras hands it to a store
+    that has ``add_regularizer`` (its TF2 shim's hook), where eager execution has no collection."""
+
+    class RegularizingStore(load("_VariableStore")):  # type: ignore[misc]
+        def add_regularizer(self, var: Any, regularizer: Callable[[Any], Any]) -> None:
+            if tf.executing_eagerly():  # in a graph, the layer adds it to REGULARIZATION_LOSSES itself
+                add_regularization_loss(var, regularizer)
+
+    store = RegularizingStore()
+    store._store_eager_variables = True
+    return store
 
 
 def trace(fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Compiled:
