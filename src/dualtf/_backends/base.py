@@ -250,6 +250,8 @@ class Backend(abc.ABC):
         self._entered: tuple[int, int] | None = None  # (thread, entry number) once its block is entered
         #: The generator every stateful random op draws from, with deterministic_random=True.
         self._random: DeterministicRandom | None = None
+        #: The store of the step being built (a mode's _compile may ask whether fn is TF1 code).
+        self._building = BuildOnce("", self.mode)
         self._open(options)  # may refuse an option: before any global state is touched
         self._global_state = GlobalState(seeds=seed is not None)
         with _registry_lock:
@@ -795,7 +797,7 @@ class Backend(abc.ABC):
     ) -> tuple[Callable[..., Any], BuildOnce]:
         """``fn`` as each mode runs it: built once (:class:`BuildOnce`), and with deterministic_random
         each run drawing its random keys in order; and its store of variables."""
-        store = BuildOnce(name, self.mode, reuse)
+        store = self._building = BuildOnce(name, self.mode, reuse)
         once = store.wrap(fn)
         random = self._random
         if random is None:

@@ -60,6 +60,7 @@ class BuildOnce:
         #: variables of that name the run had made before): a later run's creations match by it.
         self._made: dict[tuple[str | None, int], tuple[Any, tuple[str | None, tuple[int | None, ...] | None]]] = {}
         self._runs = 0
+        self._got = False  # get_variable called on some run
         #: With ``reuse``: another step's variables, from the first run on (TF1's one graph).
         self._reused = reuse
         if reuse is not None:
@@ -73,6 +74,11 @@ class BuildOnce:
         return stack[-1] if stack else None
 
     @property
+    def touched(self) -> bool:
+        """Whether ``fn`` made a variable or called ``get_variable`` on any run so far (TF1 code)."""
+        return bool(self._made) or self._got
+
+    @property
     def runs(self) -> int:
         """How many runs of ``fn`` have ended."""
         return self._runs
@@ -81,6 +87,12 @@ class BuildOnce:
         """``fn`` run with this store."""
 
         def built_once(*args: Any) -> Any:
+            if self._runs and not self.touched and tf.executing_eagerly():
+                # An eager call of TF2 code (its build made no variable, called no get_variable):
+                # only a guard that a variable made now is refused, without TF1's scope and collections.
+                self._local.first, self._local.names = False, {}
+                with tf.variable_creator_scope(self._creator):
+                    return fn(*args)
             with self.run():
                 return fn(*args)
 
@@ -130,6 +142,7 @@ class BuildOnce:
     def _getter(self, getter: Callable[..., Any], name: str, *args: Any, **kwargs: Any) -> Any:
         """``get_variable`` on this run, with its regularizer applied on every run."""
         regularizer = kwargs.pop("regularizer", None)
+        self._got = True
         var = getter(name, *args, **kwargs)
         if regularizer is not None:
             add_regularization_loss(var, regularizer, name)
