@@ -594,6 +594,7 @@ class Backend(abc.ABC):
         if self.strategy is None:  # under a strategy each replica runs fn: its variables are the strategy's
             fn, store = self._built_once(fn, name, None if reuse is None else self._stores[reuse])
         else:
+            self._building = BuildOnce(name, self.mode)  # not built once: no TF1 code to run as such
             fn = distributed(fn, feeds, self.strategy, reduce, self._per_replica)
             if self.num_replicas > 1:
                 checks.append(batch_check(feeds, self.num_replicas, self.strategy_name))

@@ -236,7 +236,13 @@ class GraphBackend(Backend):
 
         spec = [None if t is None else tf.TensorSpec(t.shape, t.dtype) for t in build.fetches]
         built = [(op.type, op.name) for op in self.graph.get_operations()[first_op:]]
-        functions = [(node.op, node.name) for f in self.graph.as_graph_def().library.function for node in f.node_def]
+        # the ops of the functions it calls (loop bodies, cond branches): only deterministic_random reads
+        # a graph step's ops, and listing them serializes the whole graph
+        functions = (
+            [(node.op, node.name) for f in self.graph.as_graph_def().library.function for node in f.node_def]
+            if self._random is not None
+            else []
+        )
         return Compiled(
             run,
             op_count=op_count,

@@ -28,7 +28,8 @@ class Compiled(NamedTuple):
     trace_count: Callable[[], int] | None = None
     #: Runs one step with full tracing and returns its Chrome trace (graph).
     chrome_trace: Callable[[Values], str] | None = None
-    #: ``(type, name)`` of the step's ops, those of the functions it calls included (eager: its trace's).
+    #: ``(type, name)`` of the step's ops, those of the functions it calls included (eager: its trace's;
+    #: graph: those of its functions only with deterministic_random, the one reader there).
     ops: tuple[tuple[str, str], ...] = ()
     #: How a call reaches TensorFlow: "session callable", "python", "inference function", "concrete function".
     call_path: str = "python"
