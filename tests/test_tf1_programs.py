@@ -56,6 +56,22 @@ def _session_reference(steps, optimizer="GradientDescent"):
             return costs, sess.run([W, b])
 
 
+def _own_session(fn, shapes, values, calls, *, before=None, after=None):
+    """``fn`` run as its TF1 program runs: its own graph, a placeholder per shape, a Session, the
+    initializer call, then ``calls`` runs of what fn returns. ``before()``/``after()``: what else to
+    fetch before the first run and after the last. Returns (results, before's, after's)."""
+    graph = tf.Graph()
+    with graph.as_default():  # tf.compat.v1.layers works here too while a backend is open
+        placeholders = [tf.compat.v1.placeholder(tf.float32, shape) for shape in shapes]
+        out = fn(*placeholders)
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            first = sess.run(before()) if before is not None else None
+            results = [sess.run(out, dict(zip(placeholders, values, strict=True))) for _ in range(calls)]
+            last = sess.run(after()) if after is not None else None
+    return results, first, last
+
+
 def test_tf1_minimize_matches_its_own_session(dualtf_backend):
     be = dualtf_backend
     step = linear_regression(be)
@@ -143,14 +159,11 @@ def test_get_variable_regularizers_apply_on_every_run(dualtf_backend):
     be = dualtf_backend
     step = be.function(_regularized_step, [be.feed("x", tf.float32, [None, 2])])
     losses = [float(step(X[:, :2])) for _ in range(4)]
-    graph = tf.Graph()
-    with graph.as_default():
-        x = tf.compat.v1.placeholder(tf.float32, [None, 2])
-        loss = _regularized_step(x)
-        assert len(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)) == 2
-        with tf.compat.v1.Session(graph=graph) as sess:
-            sess.run(tf.compat.v1.global_variables_initializer())
-            want = [float(sess.run(loss, {x: X[:, :2]})) for _ in range(4)]
+    regularization = tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES
+    want, _, losses_in_graph = _own_session(
+        _regularized_step, [[None, 2]], [X[:, :2]], 4, after=lambda: tf.compat.v1.get_collection(regularization)
+    )
+    assert len(losses_in_graph) == 2
     np.testing.assert_allclose(losses, want, rtol=1e-4 if be.mode == "xla" else 1e-6)
 
 
@@ -193,13 +206,7 @@ def test_tf1_layers_and_losses_match_their_own_session(dualtf_backend):
     step = be.function(_layers_step, [be.feed("X", tf.float32, [None, 3]), be.feed("Y", tf.float32, [None, 1])])
     losses = [float(step(X, Y)) for _ in range(5)]
     assert [v.name for v in be.variables][:4] == ["hidden/kernel:0", "hidden/bias:0", "out/kernel:0", "out/bias:0"]
-    graph = tf.Graph()
-    with graph.as_default():  # tf.compat.v1.layers works here too while a backend is open
-        x, y = tf.compat.v1.placeholder(tf.float32, [None, 3]), tf.compat.v1.placeholder(tf.float32, [None, 1])
-        loss = _layers_step(x, y)
-        with tf.compat.v1.Session(graph=graph) as sess:
-            sess.run(tf.compat.v1.global_variables_initializer())
-            want = [float(sess.run(loss, {x: X, y: Y})) for _ in range(5)]
+    want, _, _ = _own_session(_layers_step, [[None, 3], [None, 1]], [X, Y], 5)
     np.testing.assert_allclose(losses, want, rtol=1e-4 if be.mode == "xla" else 1e-6)
 
 
@@ -313,14 +320,13 @@ def test_tf1_batch_normalization_updates_run_once_per_step(dualtf_backend):
     step = be.function(_batch_norm_step, [be.feed("X", tf.float32, [None, 3]), be.feed("Y", tf.float32, [None, 1])])
     losses = [float(step(X, Y)) for _ in range(3)]
     moving = be.evaluate([v for v in be.variables if "moving" in v.name])
-    graph = tf.Graph()
-    with graph.as_default():
-        x, y = tf.compat.v1.placeholder(tf.float32, [None, 3]), tf.compat.v1.placeholder(tf.float32, [None, 1])
-        loss = _batch_norm_step(x, y)
-        with tf.compat.v1.Session(graph=graph) as sess:
-            sess.run(tf.compat.v1.global_variables_initializer())
-            want = [float(sess.run(loss, {x: X, y: Y})) for _ in range(3)]
-            want_moving = sess.run([v for v in tf.compat.v1.global_variables() if "moving" in v.name])
+    want, _, want_moving = _own_session(
+        _batch_norm_step,
+        [[None, 3], [None, 1]],
+        [X, Y],
+        3,
+        after=lambda: [v for v in tf.compat.v1.global_variables() if "moving" in v.name],
+    )
     rtol = 1e-4 if be.mode == "xla" else 1e-6
     np.testing.assert_allclose(losses, want, rtol=rtol)
     for got, expected in zip(moving, want_moving, strict=True):
@@ -345,13 +351,7 @@ def test_global_step_and_learning_rate_decay_match_their_own_session(dualtf_back
     be = dualtf_backend
     step = be.function(_decayed_step, [be.feed("x", tf.float32, [None, 3]), be.feed("y", tf.float32, [None, 1])])
     got = [step(X, Y) for _ in range(5)]
-    graph = tf.Graph()
-    with graph.as_default():
-        x, y = tf.compat.v1.placeholder(tf.float32, [None, 3]), tf.compat.v1.placeholder(tf.float32, [None, 1])
-        out = _decayed_step(x, y)
-        with tf.compat.v1.Session(graph=graph) as sess:
-            sess.run(tf.compat.v1.global_variables_initializer())
-            want = [sess.run(out, {x: X, y: Y}) for _ in range(5)]
+    want, _, _ = _own_session(_decayed_step, [[None, 3], [None, 1]], [X, Y], 5)
     np.testing.assert_allclose(got, want, rtol=1e-5)
     np.testing.assert_allclose([lr for _, lr in got], [0.1, 0.1, 0.05, 0.05, 0.025], rtol=1e-7)
     assert be.evaluate([v for v in be.variables if v.name == "global_step:0"][0]) == 5
@@ -374,14 +374,9 @@ def test_tf1_lstm_in_a_while_loop_matches_its_own_session(dualtf_backend):
     be = dualtf_backend
     sequences = RNG.normal(size=(4, 5, 3)).astype(np.float32)
     targets = sequences.sum((1, 2))[:, None]
-    graph = tf.Graph()
-    with graph.as_default():
-        x, y = tf.compat.v1.placeholder(tf.float32, [None, 5, 3]), tf.compat.v1.placeholder(tf.float32, [None, 1])
-        loss = _lstm_step(x, y)
-        with tf.compat.v1.Session(graph=graph) as sess:
-            sess.run(tf.compat.v1.global_variables_initializer())
-            initial = sess.run(tf.compat.v1.trainable_variables())
-            want = [float(sess.run(loss, {x: sequences, y: targets})) for _ in range(4)]
+    want, initial, _ = _own_session(
+        _lstm_step, [[None, 5, 3], [None, 1]], [sequences, targets], 4, before=tf.compat.v1.trainable_variables
+    )
     step = be.function(_lstm_step, [be.feed("x", tf.float32, [None, 5, 3]), be.feed("y", tf.float32, [None, 1])])
     for var, value in zip(be.variables, initial, strict=False):  # the Session's random initial values
         be.assign(var, value)
@@ -406,13 +401,7 @@ def test_compute_gradients_and_apply_gradients_match_their_own_session(dualtf_ba
     be = dualtf_backend
     step = be.function(_clipped_step, [be.feed("x", tf.float32, [None, 3]), be.feed("y", tf.float32, [None, 1])])
     got = [step(X, Y) for _ in range(4)]
-    graph = tf.Graph()
-    with graph.as_default():
-        x, y = tf.compat.v1.placeholder(tf.float32, [None, 3]), tf.compat.v1.placeholder(tf.float32, [None, 1])
-        out = _clipped_step(x, y)
-        with tf.compat.v1.Session(graph=graph) as sess:
-            sess.run(tf.compat.v1.global_variables_initializer())
-            want = [sess.run(out, {x: X, y: Y}) for _ in range(4)]
+    want, _, _ = _own_session(_clipped_step, [[None, 3], [None, 1]], [X, Y], 4)
     np.testing.assert_allclose(got, want, rtol=1e-4 if be.mode == "xla" else 1e-6)
     assert [v.name for v in be.variables] == ["W:0", "b:0"]
 
