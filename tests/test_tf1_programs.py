@@ -420,3 +420,22 @@ def test_steps_of_one_backend_share_get_variable_names(dualtf_backend):
     train(np.ones((1, 2)))
     np.testing.assert_allclose(look(np.ones((1, 2))), [[1.8]], rtol=1e-6)  # w after one step: 0.9 each
     assert [v.name for v in be.variables] == ["layer/w:0"]
+
+
+def test_reuse_takes_a_step_of_this_backend_and_only_its_variables(dualtf_backend):
+    be = dualtf_backend
+    x = be.feed("x", tf.float32, [None, 2])
+    train = be.function(_scoped_step, [x])
+    with pytest.raises(dualtf.DualTFError, match=r"The `reuse` of function\(\) must be a step made by function\(\)"):
+        be.function(_scoped_step, [x], reuse="train")
+    with dualtf.backend(be.mode) as other:
+        foreign = other.function(_scoped_step, [other.feed("x", tf.float32, [None, 2])])
+    with pytest.raises(dualtf.DualTFError, match=r"a step made by function\(\) of this backend"):
+        be.function(_scoped_step, [x], reuse=foreign)
+
+    def more(x):
+        return tf.matmul(x, tf.Variable(tf.ones([2, 1]), name="extra"))
+
+    with pytest.raises(dualtf.DualTFError, match=r"made with reuse=`_scoped_step`, must create only variables"):
+        be.function(more, [x], reuse=train)
+    assert [v.name for v in be.variables] == ["layer/w:0"]  # refused before the extra variable stayed
