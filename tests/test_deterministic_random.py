@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import dualtf
-from dualtf._tf_private import RANDOM_OPS, load
+from dualtf._backends.tf1.registry import FEATURES, resolve
 
 SWITCH = pytest.mark.dualtf(seed=0, deterministic_random=True)
 XLA_RTOL = 1e-5  # measured: 1.2e-7 (the normal and truncated normal formulas' log/cos/ndtri under XLA)
@@ -160,7 +160,7 @@ def test_fused_steps_and_epochs_draw_as_single_calls(dualtf_backend):
 
 
 def _initial_values(be):
-    a = be.variable(tf.random.normal([3]), name="a")
+    a = be.variable(lambda: tf.random.normal([3]), name="a")
     b = be.variable(lambda: tf.random.uniform([2]), name="b")
     return be.function(lambda: tf.random.uniform([2]) + a[:2] + b, [])
 
@@ -223,17 +223,15 @@ def test_the_switch_needs_a_seed_and_no_strategy(dualtf_mode):
         dualtf.backend(dualtf_mode, seed=0, deterministic_random="yes")
     with pytest.raises(dualtf.UnsupportedCombinationError, match=r"deterministic_random=True with strategy 'cpu'"):
         dualtf.backend(dualtf_mode, seed=0, deterministic_random=True, strategy="cpu")
-    assert _replaced() == {key: load(key) for key in RANDOM_OPS}
+    assert _replaced() == _ORIGINALS
 
 
 def _replaced():
-    """What each function of RANDOM_OPS is now, where TensorFlow's code looks it up."""
-    import importlib
+    """What each random-op function the switch replaces is now, where TensorFlow's code looks it up."""
+    return {row.target: resolve(row.target)[2] for row in FEATURES["deterministic_random"]}
 
-    return {
-        key: getattr(importlib.import_module(f"tensorflow.python.ops.{key.split('.')[0]}"), key.split(".")[1])
-        for key in RANDOM_OPS
-    }
+
+_ORIGINALS = _replaced()  # at collection, before any backend
 
 
 def _op_types(fn):
@@ -241,14 +239,19 @@ def _op_types(fn):
 
 
 def test_tensorflows_own_ops_elsewhere(dualtf_mode):
-    """Only the thread building or running the switched backend's code draws from it; nothing is left after."""
+    """Only the thread building or running a step of the switched backend draws from it; nothing is left after."""
     originals = _replaced()
     seen = {}
+
+    def step():
+        seen["step"] = _op_types(lambda: tf.random.uniform([2]))
+        return tf.constant(0)
 
     def other_thread():
         seen["other thread"] = _op_types(lambda: tf.random.uniform([2]))
 
-    with dualtf.backend(dualtf_mode, seed=0, deterministic_random=True):
+    with dualtf.backend(dualtf_mode, seed=0, deterministic_random=True) as be:
+        be.function(step, [])
         seen["block"] = _op_types(lambda: tf.random.uniform([2]))
         thread = threading.Thread(target=other_thread)
         thread.start()
@@ -256,7 +259,8 @@ def test_tensorflows_own_ops_elsewhere(dualtf_mode):
         with dualtf.backend("eager") as inner:  # a backend without the switch, inside the block
             seen["inner backend"] = _op_types(lambda: tf.random.uniform([2]))
             assert inner.function(lambda: tf.random.uniform([2]), [])().shape == (2,)
-    assert "RandomUniform" not in seen["block"] and "StatelessRandomUniformFullIntV2" in seen["block"]
+    assert "RandomUniform" not in seen["step"] and "StatelessRandomUniformFullIntV2" in seen["step"]
+    assert "RandomUniform" in seen["block"]  # the block outside steps: TensorFlow's own
     assert "RandomUniform" in seen["other thread"] and "RandomUniform" in seen["inner backend"]
     assert _replaced() == originals
 

@@ -4,12 +4,18 @@ Placeholders become feeds and ``sess.run`` a step call; everything else, variabl
 optimizer included, stays in the step's fn as TF1 wrote it, and must give the numbers of
 the program run in its own Session."""
 
+import contextlib
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import dualtf
+from dualtf._backends.tf1 import registry
+from dualtf._backends.tf1.context import Frame, entered
 from dualtf.testing import assert_modes_agree
+
+tf1 = tf.compat.v1  # the usual migration alias, made before any backend exists
 
 RNG = np.random.RandomState(0)
 X = RNG.normal(size=(16, 3)).astype(np.float32)
@@ -56,12 +62,20 @@ def _session_reference(steps, optimizer="GradientDescent"):
             return costs, sess.run([W, b])
 
 
+@contextlib.contextmanager
+def _tf1_layers_from_tf_keras():
+    """A reference TF1 program's tf.compat.v1.layers with Keras 3: tf_keras's, as TF_USE_LEGACY_KERAS=1 gives
+    them to a whole process (outside steps dualtf leaves TensorFlow as it is: Keras 3 refuses them)."""
+    with registry.hold(["tf1_layers"]), entered(Frame("reference", "session")):
+        yield
+
+
 def _own_session(fn, shapes, values, calls, *, before=None, after=None):
     """``fn`` run as its TF1 program runs: its own graph, a placeholder per shape, a Session, the
     initializer call, then ``calls`` runs of what fn returns. ``before()``/``after()``: what else to
     fetch before the first run and after the last. Returns (results, before's, after's)."""
     graph = tf.Graph()
-    with graph.as_default():  # tf.compat.v1.layers works here too while a backend is open
+    with graph.as_default(), _tf1_layers_from_tf_keras():
         placeholders = [tf.compat.v1.placeholder(tf.float32, shape) for shape in shapes]
         out = fn(*placeholders)
         with tf.compat.v1.Session(graph=graph) as sess:
@@ -220,11 +234,31 @@ def test_tf1_layers_without_tf_keras_say_what_to_install(dualtf_backend, monkeyp
     assert be.variables == []  # refused where the step is built, before any variable exists
 
 
-def test_tf1_layers_are_put_back_when_the_last_backend_closes(dualtf_mode):
-    before = tf.compat.v1.layers
-    with dualtf.backend(dualtf_mode), dualtf.backend("eager"):
-        assert callable(tf.compat.v1.layers.dense) and tf.compat.v1.layers is not before
-    assert tf.compat.v1.layers is before
+def _aliased_layers_step(x):
+    from tensorflow.compat.v1 import layers  # the other way TF1 code reaches them
+
+    hidden = tf1.layers.dense(x, 2, kernel_initializer=tf1.ones_initializer(), name="a")
+    with tf1.variable_scope("rnn", initializer=tf1.constant_initializer(0.1)):
+        cell = tf1.nn.rnn_cell.BasicRNNCell(2, name="cell")
+        out, _ = cell(hidden, cell.zero_state(tf.shape(x)[0], tf.float32))
+    return layers.dense(out, 1, kernel_initializer=tf1.ones_initializer(), name="b")
+
+
+def test_tf1_layers_work_through_every_alias_of_tf_compat_v1(dualtf_backend):
+    be = dualtf_backend
+    step = be.function(_aliased_layers_step, [be.feed("x", tf.float32, [None, 3])])
+    got = step(np.ones((2, 3), np.float32))
+    want, _, _ = _own_session(_aliased_layers_step, [[None, 3]], [np.ones((2, 3), np.float32)], 1)
+    np.testing.assert_allclose(got, want[0], rtol=1e-5)
+
+
+def test_tf1_layers_are_kerass_own_outside_steps(dualtf_mode):
+    with dualtf.backend(dualtf_mode, seed=0) as be:
+        with pytest.raises(AttributeError, match="not available with Keras 3"):
+            tf1.layers.dense  # noqa: B018 - outside a step TensorFlow (Keras 3) answers, as without dualtf
+        be.function(lambda x: tf1.layers.dense(x, 1), [be.feed("x", tf.float32, [None, 2])])
+        with pytest.raises(AttributeError, match="not available with Keras 3"):
+            tf.compat.v1.layers.dense  # noqa: B018
 
 
 def tf_keras_program(be):

@@ -18,7 +18,6 @@ import functools
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ._errors import NotInstalledError, PrivateAPIError, error_message
@@ -35,8 +34,8 @@ __all__ = [
     "load",
     "make_callable_from_options",
     "mode_missing_piece",
-    "RANDOM_OPS",
-    "replace_random_ops",
+    "forget_variable_store_names",
+    "variable_store_names",
     "require_tensorflow",
     "tf_keras_legacy_layers",
     "creating_tf_keras_batch_counter",
@@ -50,22 +49,6 @@ class Symbol(NamedTuple):
     attribute: str
     why: str
 
-
-#: The random-op functions ``deterministic_random`` replaces, as ``"module.function"`` keys of
-#: :data:`SYMBOLS`: TensorFlow's stateful random ops, the stateless float ops (whose XLA kernels
-#: turn random bits into other floats), and the seed-to-key function (whose automatic choice of
-#: algorithm differs under XLA).
-RANDOM_OPS = (
-    "gen_random_ops.random_uniform",
-    "gen_random_ops.random_standard_normal",
-    "gen_random_ops.truncated_normal",
-    "gen_random_ops.random_uniform_int",
-    "gen_random_ops.random_shuffle",
-    "gen_stateless_random_ops_v2.stateless_random_uniform_v2",
-    "gen_stateless_random_ops_v2.stateless_random_normal_v2",
-    "gen_stateless_random_ops_v2.stateless_truncated_normal_v2",
-    "random_ops_util.get_key_counter_alg",
-)
 
 #: Private module-level names, loaded on first use by :func:`load`.
 SYMBOLS: dict[str, Symbol] = {
@@ -90,16 +73,6 @@ SYMBOLS: dict[str, Symbol] = {
         "eager: a TF1 variable store that keeps eager variables, so get_variable(reuse=True) finds them "
         "(TF's default store keeps none in eager mode)",
     ),
-    **{
-        key: Symbol(
-            f"tensorflow.python.ops.{key.split('.')[0]}",
-            key.split(".")[1],
-            "deterministic_random: TF1's stateful random ops (tf.random.*, tf.nn.dropout, the TF1 initializers) "
-            "and the stateless ones (Keras' random layers) all call these functions, the one place to draw the "
-            "same numbers in every mode instead",
-        )
-        for key in RANDOM_OPS
-    },
     **{
         f"tf_keras.legacy.{name}": Symbol(
             "tf_keras.api._v1.keras.__internal__.legacy",
@@ -133,6 +106,8 @@ ATTRIBUTES: dict[str, str] = {
     "Dataset._variant_tensor": "iterate(): the tensor that says which graph or context a tf.data.Dataset lives in",
     "tf_keras Model._init_batch_counters": "be.variables: a tf_keras Model makes three int64 batch counters in "
     "eager execution only (none in a TF1 graph); found by the tf_keras method that makes them",
+    "_VariableStore._vars": "eager: the names a TF1 variable store holds, so that those a failed trace of an "
+    "eager-only fn made are forgotten before it runs eagerly",
     "ConcreteFunction._inference_function.call_preflattened": "function and xla: the call ConcreteFunction.__call__ "
     "ends in when no tape watches, without its per-call Python (about 40 µs a step here)",
 }
@@ -191,24 +166,6 @@ def load(name: str) -> Any:
         return getattr(importlib.import_module(symbol.module), symbol.attribute)
     except (ImportError, AttributeError) as exc:
         raise _missing(f"{symbol.module}.{symbol.attribute}", symbol.why, f"{type(exc).__name__}: {exc}") from None
-
-
-def replace_random_ops(wrappers: dict[str, Callable[[Any], Any]]) -> Callable[[], None]:
-    """Replace each function of :data:`RANDOM_OPS` by ``wrappers[key](original)``; return what puts them back."""
-    originals = []
-    for key in wrappers:
-        load(key)  # each is there, or a PrivateAPIError naming it
-        symbol = SYMBOLS[key]
-        module = importlib.import_module(symbol.module)
-        originals.append((module, symbol.attribute, getattr(module, symbol.attribute)))
-    for (module, attribute, original), wrap in zip(originals, wrappers.values(), strict=True):
-        setattr(module, attribute, wrap(original))
-
-    def restore() -> None:
-        for module, attribute, original in originals:
-            setattr(module, attribute, original)
-
-    return restore
 
 
 def tf_keras_legacy_layers(used: str, module: str = "layers") -> Any:
@@ -299,6 +256,26 @@ def lower_call(concrete: Any) -> Any:
         return call(inputs + captures)
 
     return run
+
+
+def _store_vars(store: Any) -> dict[str, Any]:
+    """The name -> variable dict of an EagerVariableStore's TF1 variable store."""
+    found = getattr(getattr(store, "_store", None), "_vars", None)
+    if not isinstance(found, dict):
+        raise _missing("_VariableStore._vars", ATTRIBUTES["_VariableStore._vars"], "no such attribute")
+    return found
+
+
+def variable_store_names(store: Any) -> list[str]:
+    """The names an ``EagerVariableStore`` holds."""
+    return list(_store_vars(store))
+
+
+def forget_variable_store_names(store: Any, keep: set[str]) -> None:
+    """Take every name not in ``keep`` out of an ``EagerVariableStore``."""
+    held = _store_vars(store)
+    for name in [n for n in held if n not in keep]:
+        del held[name]
 
 
 def keras_global_state() -> Any:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import inspect
 import itertools
-import re
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,26 +26,29 @@ from .._errors import (
     DualTFError,
     FeedError,
     ForeignObjectError,
+    PrivateAPIError,
     UnsupportedCombinationError,
-    check_int,
     dualtf_errors_unwrapped,
     format_error,
 )
-from .._feeds import FEEDABLE, Feed, as_array, coerce_value, normalize_shape
+from .._feeds import Feed, coerce_value, normalize_shape
 from .._global_state import GlobalState, seed_everything
 from .._modes import Mode
 from .._strategies import strategy_name
 from .._tf_private import creating_tf_keras_batch_counter, dataset_variant
-from .build_once import BuildOnce
-from .deterministic_random import DeterministicRandom, active, refused_random_op
-from .distribute import REDUCTIONS, batch_check, distributed, resolve_strategy
+from . import open_backends
+from .build import build_epoch, build_function
+from .checks import OP_NAME, check_backend_options, dtype_argument, initial_value
 from .distribute import aggregation as variable_aggregation
-from .fused import STEP_OUTPUTS, epoch_loop, fused, stacked_check, stacked_shape
+from .distribute import resolve_strategy
 from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled, Step
 from .tensors import as_tf_variable, eager_scope, is_eager, tensor_label, to_numpy, variable_handle, variable_label
-from .tf1_calls import tf1_calls
-from .tf1_layers import tf1_layers
+from .tf1 import registry
+from .tf1.code import StepCode
+from .tf1.context import Frame, entered
+from .tf1.random import DeterministicRandom
+from .tf1.refuse import RefusalTable
 from .traced import Tracer
 
 __all__ = ["Backend"]
@@ -55,65 +56,8 @@ __all__ = ["Backend"]
 _serials = itertools.count(1)
 _entries = itertools.count(1)
 
-#: Backends not yet closed, oldest first (weakly held), and the lock that guards the list.
-_open_backends: list[weakref.ref[Backend]] = []
-_registry_lock = threading.Lock()
-
 #: Attribute set on each variable a backend made or saw created, naming its owner.
 _OWNER_ATTR = "_dualtf_owner"
-
-
-#: What TensorFlow accepts as an op name in a graph, and so, in every mode, as a variable's name.
-_OP_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*")
-
-
-def _dtype_argument(dtype: Any, subject: str, error: type[DualTFError] = DualTFError) -> tf.DType | None:
-    """``dtype`` as a ``tf.DType`` a value can have (numbers, booleans, strings), or None."""
-    if dtype is None:
-        return None
-    try:
-        tf_dtype = tf.dtypes.as_dtype(dtype)
-    except TypeError:
-        tf_dtype = None
-    if tf_dtype not in FEEDABLE:
-        allowed = ", ".join(sorted(d.name for d in FEEDABLE))
-        raise error(format_error(subject, f"a TensorFlow dtype of values: one of {allowed}", f"dtype={dtype!r}"))
-    return tf_dtype
-
-
-def _initial_value(value: Any, dtype: tf.DType | None, subject: str) -> Any:
-    """A value checked as a feed would check it; with no dtype, left for TensorFlow to infer one."""
-    if isinstance(value, (tf.Tensor, tf.Variable)):
-        return value
-    if dtype is not None:
-        return coerce_value(value, dtype, None, subject)
-    as_array(value, subject)  # refuses None, mappings, ragged lists, objects
-    return value
-
-
-def _check_arity(fn: Callable[..., Any], name: str, feeds: list[str]) -> None:
-    """A fn that cannot take one positional value per feed fails here, in every mode."""
-    try:
-        signature = inspect.signature(fn)
-    except (TypeError, ValueError):  # no signature to read (some builtins): the build will tell
-        return
-    try:
-        signature.bind(*feeds)
-    except TypeError as exc:
-        raise DualTFError(
-            format_error(
-                f"The `fn` of function() ({name})",
-                f"callable with {len(feeds)} positional argument(s), one per feed {feeds}",
-                f"a function with signature {name}{signature} ({exc})",
-            )
-        ) from None
-
-
-def _check_step_outputs(value: Any, where: str) -> None:
-    if value not in STEP_OUTPUTS:
-        raise DualTFError(
-            format_error(f"The `step_outputs` of {where}", f"one of {', '.join(STEP_OUTPUTS)}", repr(value))
-        )
 
 
 class Backend(abc.ABC):
@@ -165,6 +109,11 @@ class Backend(abc.ABC):
         element (xla: the loop is traced, each step compiled, as XLA cannot read iterators)."""
         return self._compile(fn, [])
 
+    def _refused_ops(self) -> RefusalTable | None:
+        """Ops a step of this mode must not hold, refused by name after the build (xla: what XLA
+        cannot compile or would skip)."""
+        return None
+
     def _per_replica(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """What each replica runs under a strategy (xla: ``fn`` compiled by XLA)."""
         return fn
@@ -191,7 +140,7 @@ class Backend(abc.ABC):
 
     def _keras_runner(self, model: Any) -> ModelRunner:
         """How ``be.keras(model)`` runs Keras' fit, evaluate and predict in this mode."""
-        return KerasLoop(model, run_eagerly=False, jit_compile=False)
+        return KerasLoop(model, run_eagerly=False, jit_compile=False, held=self._dualtf_building)
 
     def _iterate(self, dataset: tf.data.Dataset[Any]) -> Iterator[Any]:
         """The dataset's elements as NumPy structures, one per iteration."""
@@ -199,31 +148,16 @@ class Backend(abc.ABC):
             for element in dataset:
                 yield tf.nest.map_structure(to_numpy, element)
 
+    def _tf1_eager(self) -> contextlib.AbstractContextManager[Any]:
+        """What an eager run of a step's TF1 code runs in: the backend's TF1 graph (collections) and
+        variable store as the defaults (graph mode never runs a step's fn eagerly)."""
+        return self._tracer.outer()
+
     # ======================================================= life cycle
     def __init__(
         self, *, seed: int | None = None, strategy: Any = None, deterministic_random: bool = False, **options: Any
     ):
-        unknown = sorted(set(options) - self.OPTIONS)
-        if unknown:
-            valid = ", ".join(sorted(self.OPTIONS)) or "none"
-            raise DualTFError(
-                format_error(
-                    f"Each option of mode {self.mode!r}", f"one of: {valid}", f"{unknown[0]}={options[unknown[0]]!r}"
-                )
-            )
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32):
-            # NumPy's range; checked before anything is seeded
-            raise DualTFError(format_error("The seed", "an int in [0, 2**32 - 1], or None", f"seed={seed!r}"))
-        if not isinstance(deterministic_random, bool):
-            raise DualTFError(format_error("deterministic_random", "True or False", repr(deterministic_random)))
-        if deterministic_random and seed is None:
-            raise DualTFError(
-                format_error(
-                    "The seed of a backend with deterministic_random=True",
-                    "an int: every mode draws from one generator seeded by it",
-                    "seed=None",
-                )
-            )
+        check_backend_options(self.mode, self.OPTIONS, options, seed, deterministic_random)
         self.seed = seed
         #: The ``tf.distribute.Strategy`` steps run under, or None (the ``default`` strategy).
         self.strategy: tf.distribute.Strategy | None = resolve_strategy(strategy, self.mode)
@@ -235,6 +169,8 @@ class Backend(abc.ABC):
                     f"a backend of mode {self.mode!r} with strategy {strategy_name(self.strategy)!r}",
                 )
             )
+        if deterministic_random and registry.missing("deterministic_random"):
+            raise PrivateAPIError(registry.missing("deterministic_random") or "")
         #: The strategy's dualtf name: one of :data:`dualtf.STRATEGIES`, or ``"custom"``.
         self.strategy_name = strategy_name(self.strategy)
         #: Replicas a step runs on (1 without a strategy).
@@ -245,19 +181,14 @@ class Backend(abc.ABC):
         self._lock = threading.RLock()
         self._feeds: dict[str, Feed] = {}
         self._own_variables: dict[int, tf.Variable] = {}  # by id, in creation order
-        self._stores: weakref.WeakKeyDictionary[Step, BuildOnce] = weakref.WeakKeyDictionary()  # for reuse=
+        self._step_codes: weakref.WeakKeyDictionary[Step, StepCode] = weakref.WeakKeyDictionary()  # for reuse=
         self._stack = contextlib.ExitStack()
         self._entered: tuple[int, int] | None = None  # (thread, entry number) once its block is entered
         #: The generator every stateful random op draws from, with deterministic_random=True.
         self._random: DeterministicRandom | None = None
-        #: The store of the step being built (a mode's _compile may ask whether fn is TF1 code).
-        self._building = BuildOnce("", self.mode)
         self._open(options)  # may refuse an option: before any global state is touched
         self._global_state = GlobalState(seeds=seed is not None)
-        with _registry_lock:
-            _open_backends.append(weakref.ref(self))
-        tf1_layers.acquire()
-        tf1_calls.acquire()
+        open_backends.opened(self)
         if deterministic_random:
             assert seed is not None
             with self._scope():
@@ -265,7 +196,6 @@ class Backend(abc.ABC):
             setattr(self._random.state, _OWNER_ATTR, self.serial)  # dualtf's, never listed in be.variables
             if hasattr(self, "_tracer"):  # a first trace's random keys are constants (DeterministicRandom.run)
                 self._tracer.retrace_first = True
-            active.replacement.acquire()
         if seed is not None:
             with self.scope():
                 seed_everything(seed)
@@ -295,38 +225,14 @@ class Backend(abc.ABC):
         """
         if self._closed:
             return
-        with _registry_lock:
-            live = [b for b in (ref() for ref in _open_backends) if b is not None]
-            inner = [
-                b
-                for b in live
-                if b is not self and b._entered and self._entered and b._entered[0] == self._entered[0]
-                if b._entered[1] > self._entered[1]
-            ]
-            if inner:
-                raise DualTFError(
-                    format_error(
-                        f"Backend {self._label()}",
-                        "closed after the backends entered inside its block (leave their `with` blocks first)",
-                        f"a close while backend {inner[-1]._label()} is still open",
-                    )
-                )
-            later = live[live.index(self) + 1 :] if self in live else []
-            _open_backends[:] = [ref for ref in _open_backends if ref() is not None and ref() is not self]
-            heir = later[0] if later else None
-            if heir is not None:  # it saved the state this one set: it must put back this one's instead
-                heir._global_state = heir._global_state.inherit(self._global_state)
-            self._closed = True
+        heir = open_backends.closing(self)
+        self._closed = True
         try:
             self._stack.close()
         finally:
             try:
                 self._close()
             finally:
-                tf1_layers.release()
-                tf1_calls.release()
-                if self._random is not None:
-                    active.replacement.release()
                 if heir is None:
                     self._global_state.restore()
 
@@ -349,8 +255,8 @@ class Backend(abc.ABC):
         [1.0, 2.0]
         """
         self._check_open()
-        tf_dtype = _dtype_argument(dtype, "The dtype of constant()")
-        arr = _initial_value(value, tf_dtype, "The value of constant()")
+        tf_dtype = dtype_argument(dtype, "The dtype of constant()")
+        arr = initial_value(value, tf_dtype, "The value of constant()")
         with self._lock, self.scope():
             return tf.constant(arr, dtype=tf_dtype)
 
@@ -378,7 +284,7 @@ class Backend(abc.ABC):
         [1.0, 2.0]
         """
         self._check_open()
-        if name is not None and (not isinstance(name, str) or not _OP_NAME.fullmatch(name)):
+        if name is not None and (not isinstance(name, str) or not OP_NAME.fullmatch(name)):
             raise DualTFError(
                 format_error(
                     "A variable's name", "None or a TensorFlow op name such as 'dense/kernel'", f"name={name!r}"
@@ -387,15 +293,21 @@ class Backend(abc.ABC):
         subject = f"Variable `{name}`" if name else "The variable"
         if not isinstance(trainable, bool):
             raise DualTFError(format_error(f"`trainable` of {subject.lower()}", "True or False", f"{trainable!r}"))
-        tf_dtype = _dtype_argument(dtype, f"The dtype of {subject.lower()}")
+        tf_dtype = dtype_argument(dtype, f"The dtype of {subject.lower()}")
         what = f"The initial value of {subject.lower()}"
         if callable(initial):  # an initializer, called where TensorFlow makes the value: check what it gives
             made = initial
-            initial = lambda: _initial_value(made(), tf_dtype, what)  # noqa: E731
+            initial = lambda: initial_value(made(), tf_dtype, what)  # noqa: E731
         else:
-            initial = _initial_value(initial, tf_dtype, what)
+            initial = initial_value(initial, tf_dtype, what)
         how = variable_aggregation(aggregation, self.strategy is not None)
-        with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable), dualtf_errors_unwrapped():
+        with (
+            self._lock,
+            self.scope(),
+            tf.variable_creator_scope(self._record_variable),
+            dualtf_errors_unwrapped(),
+            self._dualtf_building(f"variable {name or ''}".strip()),
+        ):
             var = tf.Variable(initial, name=name, dtype=tf_dtype, trainable=trainable, aggregation=how)
         return var
 
@@ -412,7 +324,7 @@ class Backend(abc.ABC):
             raise FeedError(format_error("A feed name", "a Python identifier such as 'x'", f"name={name!r}"))
         if name in self._feeds:
             raise FeedError(format_error(f"Feed `{name}`", "declared once per backend", "a second declaration"))
-        tf_dtype = _dtype_argument(dtype, f"The dtype of feed `{name}`", error=FeedError)
+        tf_dtype = dtype_argument(dtype, f"The dtype of feed `{name}`", error=FeedError)
         if tf_dtype is None:
             raise FeedError(format_error(f"The dtype of feed `{name}`", "given", "dtype=None"))
         dims = normalize_shape(shape, f"The shape of feed `{name}`")
@@ -557,74 +469,9 @@ class Backend(abc.ABC):
         [10, 21, 32]
         """
         self._check_open()
-        if not callable(fn):
-            raise DualTFError(format_error("The `fn` of function()", "callable", f"{type(fn).__name__} {fn!r}"))
-        if isinstance(feeds, Feed) or not isinstance(feeds, Sequence):
-            raise FeedError(
-                format_error("The `feeds` of function()", "a list of Feed objects", f"{type(feeds).__name__}")
-            )
-        for f in feeds:
-            self._check_feed(f)
-        names = [f.name for f in feeds]
-        if len(set(names)) != len(names):
-            dup = next(n for n in names if names.count(n) > 1)
-            raise FeedError(format_error("The `feeds` of function()", "distinct feeds", f"feed `{dup}` twice"))
-        if reduce not in REDUCTIONS:
-            raise DualTFError(
-                format_error("The `reduce` of function()", f"one of {', '.join(REDUCTIONS)}", f"reduce={reduce!r}")
-            )
-        name = str(getattr(fn, "__name__", type(fn).__name__))
-        _check_arity(fn, name, [f.name for f in feeds])
-        steps = check_int("steps_per_call", steps_per_call, 1)
-        _check_step_outputs(step_outputs, "function()")
-        if steps > 1:
-            self._refuse_strategy(f"steps_per_call={steps}")
-        checks = []
-        store: BuildOnce | None = None
-        if reuse is not None:
-            self._refuse_strategy("reuse=")
-            if not isinstance(reuse, Step) or reuse not in self._stores:
-                raise DualTFError(
-                    format_error(
-                        "The `reuse` of function()",
-                        f"a step made by function() of this backend ({self._label()})",
-                        f"{type(reuse).__name__} {reuse!r}",
-                    )
-                )
-        if self.strategy is None:  # under a strategy each replica runs fn: its variables are the strategy's
-            fn, store = self._built_once(fn, name, None if reuse is None else self._stores[reuse])
-        else:
-            self._building = BuildOnce(name, self.mode)  # not built once: no TF1 code to run as such
-            fn = distributed(fn, feeds, self.strategy, reduce, self._per_replica)
-            if self.num_replicas > 1:
-                checks.append(batch_check(feeds, self.num_replicas, self.strategy_name))
-        with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable), dualtf_errors_unwrapped():
-            compiled = self._compile(fn, list(feeds))
-        self._check_captured(compiled, name)
-        if self._random is not None:
-            refused_random_op(compiled.ops, self.mode)
-        if steps > 1:  # the single step above made fn's variables and says what a step returns
-            with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable), dualtf_errors_unwrapped():
-                stacked = [
-                    Feed(f.name, f.dtype, shape, self.serial, self._placeholder(f"{f.name}_steps", f.dtype, shape))
-                    for f in feeds
-                    for shape in [stacked_shape(f.shape, steps)]
-                ]
-                compiled = self._compile(fused(fn, compiled.result_spec, steps, step_outputs), stacked)
-            step = Step(
-                self.mode,
-                stacked,
-                compiled,
-                check_open=self._check_open,
-                checks=[stacked_check(stacked, steps)],
-                name=name,
-                steps_per_call=steps,
-            )
-        else:
-            step = Step(self.mode, feeds, compiled, check_open=self._check_open, checks=checks, name=name)
-        if store is not None:
-            self._stores[step] = store
-        return step
+        return build_function(
+            self, fn, feeds, reduce=reduce, steps_per_call=steps_per_call, step_outputs=step_outputs, reuse=reuse
+        )
 
     def epoch(self, fn: Callable[..., Any], dataset: tf.data.Dataset[Any], *, step_outputs: str = "stack") -> Step:
         """One call runs ``fn`` on every element of one pass over ``dataset``, in one loop.
@@ -647,49 +494,7 @@ class Backend(abc.ABC):
         ([0, 1, 3, 6], [6, 7, 9, 12])
         """
         self._check_open()
-        if not isinstance(dataset, tf.data.Dataset) or not self._holds_tensor(dataset_variant(dataset)):
-            raise DualTFError(
-                format_error(
-                    "The dataset of epoch()",
-                    f"a tf.data.Dataset made under this backend ({self._label()})",
-                    repr(dataset),
-                )
-            )
-        self._refuse_strategy("epoch()")
-        specs = tf.nest.flatten(dataset.element_spec)
-        if not all(isinstance(s, tf.TensorSpec) for s in specs):
-            raise DualTFError(
-                format_error("The elements of epoch()'s dataset", "dense tensors", repr(dataset.element_spec))
-            )
-        _check_step_outputs(step_outputs, "epoch()")
-        name = str(getattr(fn, "__name__", type(fn).__name__))
-        _check_arity(fn, name, [f"element[{i}]" for i in range(len(specs))])
-        with self._lock, self.scope():  # its length, before anything is built
-            size = int(self._evaluate([dataset.cardinality()])[0])
-            if size == tf.data.INFINITE_CARDINALITY:
-                raise DualTFError(
-                    format_error("The dataset of epoch()", "finite: one call runs one pass", "an infinite dataset")
-                )
-            if size == tf.data.UNKNOWN_CARDINALITY:  # a filter: counted once, by one pass now
-                size = int(self._evaluate([dataset.reduce(0, lambda count, _: count + 1)])[0])
-        if size == 0:
-            raise DualTFError(format_error("The dataset of epoch()", "non-empty", "a dataset of no elements"))
-        fn, _ = self._built_once(fn, name)
-        with self._lock, self.scope(), tf.variable_creator_scope(self._record_variable), dualtf_errors_unwrapped():
-            shapes = [normalize_shape(s.shape, "A component of epoch()'s dataset") for s in specs]
-            feeds = [  # one step built first: it makes fn's variables and says what a step returns
-                Feed(
-                    f"element_{i}", s.dtype, shape, self.serial, self._placeholder(f"epoch_element_{i}", s.dtype, shape)
-                )
-                for i, (s, shape) in enumerate(zip(specs, shapes, strict=True))
-            ]
-            single = self._compile(fn, feeds)
-            if self._random is not None:
-                refused_random_op(single.ops, self.mode)
-            loop = epoch_loop(self._per_replica(fn), dataset, size, single.result_spec, step_outputs)
-            compiled = self._compile_loop(loop)
-        self._check_captured(compiled, name)
-        return Step(self.mode, [], compiled, check_open=self._check_open, name=name, steps_per_call=size)
+        return build_epoch(self, fn, dataset, step_outputs=step_outputs)
 
     def evaluate(self, structure: Any) -> Any:
         """NumPy values of the tensors and variables in a nested structure.
@@ -734,13 +539,11 @@ class Backend(abc.ABC):
         return self._variables()
 
     def scope(self) -> contextlib.AbstractContextManager[Any]:
-        """The context in which this backend's ops are made: graph mode's graph, the strategy's scope,
-        and with deterministic_random its generator as the one random ops draw from."""
+        """The context in which this backend's ops are made: graph mode's graph and the strategy's scope."""
         stack = contextlib.ExitStack()
         stack.enter_context(self._scope())
         if self.strategy is not None:
             stack.enter_context(self.strategy.scope())
-        stack.enter_context(active.using(self._random))
         return stack
 
     # ======================================================= checks and bookkeeping
@@ -793,22 +596,21 @@ class Backend(abc.ABC):
         for var in compiled.variables:
             self._check_variable(var, f"Variable `{variable_label(var)}`, used by step `{step}`,")
 
-    def _built_once(
-        self, fn: Callable[..., Any], name: str, reuse: BuildOnce | None = None
-    ) -> tuple[Callable[..., Any], BuildOnce]:
-        """``fn`` as each mode runs it: built once (:class:`BuildOnce`), and with deterministic_random
-        each run drawing its random keys in order; and its store of variables."""
-        store = self._building = BuildOnce(name, self.mode, reuse)
-        once = store.wrap(fn)
-        random = self._random
-        if random is None:
-            return once, store
+    def _step_code(self, name: str, reuse: StepCode | None = None) -> StepCode:
+        """How every mode runs the ``fn`` of a new step (:class:`~.tf1.code.StepCode`)."""
+        return StepCode(
+            name, self.mode, variables=self._variables, random=self._random, reuse=reuse, eager_context=self._tf1_eager
+        )
 
-        def drawn_in_order(*args: Any) -> Any:
-            with random.run(first=store.runs == 0):
-                return once(*args)
-
-        return drawn_in_order, store
+    def _dualtf_building(self, what: str) -> contextlib.AbstractContextManager[Any]:
+        """dualtf's own building outside a step (a variable's initial value): with deterministic_random, its
+        random ops draw from the backend's generator, the same numbers in every mode."""
+        if self._random is None:
+            return contextlib.nullcontext()
+        stack = contextlib.ExitStack()
+        stack.enter_context(registry.hold(["deterministic_random"]))
+        stack.enter_context(entered(Frame(what, self.mode, random=self._random)))
+        return stack
 
     def _refuse_strategy(self, what: str) -> None:
         """``what`` is not built under a strategy yet: an UnsupportedCombinationError naming both."""

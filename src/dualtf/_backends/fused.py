@@ -133,7 +133,15 @@ def _write(arrays: Sequence[tf.TensorArray], i: tf.Tensor, out: Any, specs: list
 
 
 def _collect(results: list[Any], result_spec: Any, outputs: str) -> Any:
-    """Eager: each step's results, stacked and reduced per leaf as the loop's TensorArrays would be."""
+    """Eager: each step's results, stacked and reduced per leaf as the loop's TensorArrays would be
+    (an eager-only ``fn``, never traced, has no spec: its first step's results say)."""
+    if result_spec is None and results:
+        result_spec = tf.nest.map_structure(
+            lambda t: (
+                None if t is None else tf.TensorSpec(tf.convert_to_tensor(t).shape, tf.convert_to_tensor(t).dtype)
+            ),
+            without_operations(results[0]),
+        )
     specs = _real(tf.nest.flatten(result_spec))
     per_step = [_results(r, specs) for r in results]
     return _pack([tf.stack(list(column)) for column in zip(*per_step, strict=True)], result_spec, outputs)

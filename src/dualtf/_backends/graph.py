@@ -24,7 +24,8 @@ from .._errors import (
 from .._feeds import Feed
 from .._tf_private import load, make_callable_from_options
 from .base import Backend
-from .keras_loops import GraphLoop, ModelRunner
+from .graph_keras import GraphLoop
+from .keras_loops import ModelRunner
 from .step import Compiled
 from .tensors import (
     as_tf_variable,
@@ -34,6 +35,7 @@ from .tensors import (
     variables_every_call,
     without_operations,
 )
+from .tf1.refuse import user_line
 
 __all__ = ["GraphBackend"]
 
@@ -236,17 +238,24 @@ class GraphBackend(Backend):
 
         spec = [None if t is None else tf.TensorSpec(t.shape, t.dtype) for t in build.fetches]
         built = [(op.type, op.name) for op in self.graph.get_operations()[first_op:]]
-        # the ops of the functions it calls (loop bodies, cond branches): only deterministic_random reads
-        # a graph step's ops, and listing them serializes the whole graph
-        functions = (
-            [(node.op, node.name) for f in self.graph.as_graph_def().library.function for node in f.node_def]
-            if self._random is not None
-            else []
-        )
+
+        def nested_ops() -> tuple[tuple[str, str], ...]:
+            # the ops of the functions the step calls (loop bodies, cond branches), by serializing the graph
+            library = self.graph.as_graph_def().library.function
+            return tuple((node.op, node.name) for f in library for node in f.node_def)
+
+        def op_line(name: str) -> str | None:
+            try:
+                return user_line(self.graph.get_operation_by_name(name).traceback)
+            except (KeyError, ValueError):  # an op of a nested function: no traceback kept
+                return None
+
         return Compiled(
             run,
             op_count=op_count,
-            ops=tuple(built + functions),
+            ops=tuple(built),
+            nested_ops=nested_ops,
+            op_line=op_line,
             chrome_trace=chrome_trace,
             call_path="session callable",
             result_spec=tf.nest.pack_sequence_as(structure, spec),
@@ -298,6 +307,9 @@ class GraphBackend(Backend):
 
     def _keras_runner(self, model: Any) -> ModelRunner:
         return GraphLoop(self, model)
+
+    def _tf1_eager(self) -> contextlib.AbstractContextManager[Any]:
+        return contextlib.nullcontext()  # a graph step's fn is only ever built, never run eagerly
 
     def _iterate(self, dataset: tf.data.Dataset[Any]) -> Iterator[Any]:
         # One iterator per dataset, over dataset.repeat(), read an epoch at a time: a

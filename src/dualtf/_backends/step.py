@@ -28,9 +28,14 @@ class Compiled(NamedTuple):
     trace_count: Callable[[], int] | None = None
     #: Runs one step with full tracing and returns its Chrome trace (graph).
     chrome_trace: Callable[[Values], str] | None = None
-    #: ``(type, name)`` of the step's ops, those of the functions it calls included (eager: its trace's;
-    #: graph: those of its functions only with deterministic_random, the one reader there).
+    #: ``(type, name)`` of the step's ops (eager: its trace's; none for an eager-only fn, never traced);
+    #: function, xla and eager: those of the functions it calls too (graph: see :attr:`nested_ops`).
     ops: tuple[tuple[str, str], ...] = ()
+    #: The ops of the functions a graph step calls (loop bodies, cond branches), listed only when asked
+    #: (listing them serializes the whole graph).
+    nested_ops: Callable[[], tuple[tuple[str, str], ...]] | None = None
+    #: The user's line that made an op, by the op's name, where the mode can tell.
+    op_line: Callable[[str], str | None] | None = None
     #: How a call reaches TensorFlow: "session callable", "python", "inference function", "concrete function".
     call_path: str = "python"
     #: The variables the step reads or writes, where the mode can tell (function, xla, eager: the trace's).
@@ -39,6 +44,10 @@ class Compiled(NamedTuple):
     result_dtypes: tuple[Any, ...] = ()
     #: What one step returns: fn's structure with a ``tf.TensorSpec`` (or None) per leaf.
     result_spec: Any = None
+
+    def all_ops(self) -> tuple[tuple[str, str], ...]:
+        """:attr:`ops` and :attr:`nested_ops`."""
+        return self.ops if self.nested_ops is None else self.ops + self.nested_ops()
 
 
 class Step:

@@ -11,10 +11,11 @@ import tensorflow as tf
 
 from .._errors import tf_cause
 from .._feeds import Feed
-from .._tf_private import load, lower_call
-from .build_once import add_regularization_loss
+from .._tf_private import forget_variable_store_names, load, lower_call, variable_store_names
 from .step import Compiled
 from .tensors import check_results, eager_scope, structure_to_numpy, variables_every_call, without_operations
+from .tf1.build_once import add_regularization_loss
+from .tf1.refuse import user_line
 
 __all__ = ["Tracer", "trace", "traced_ops"]
 
@@ -57,6 +58,14 @@ class Tracer:
         stack.enter_context(load("eager_mode")())
         stack.enter_context(self._store.as_default())  # it lives in the default graph's collection
         return stack
+
+    def names(self) -> set[str]:
+        """The names the backend's TF1 variable store holds now."""
+        return set(variable_store_names(self._store))
+
+    def forget_names(self, keep: set[str]) -> None:
+        """Take out of the TF1 variable store every name not in ``keep`` (made by a trace that failed)."""
+        forget_variable_store_names(self._store, keep)
 
     def trace(self, fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Compiled:
         """:func:`trace` ``fn`` in this backend's own outer graph, with its variables in the collections."""
@@ -127,11 +136,20 @@ def trace(fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Co
                 return run(values)
         return structure_to_numpy(call([tf.constant(v) for v in values]))
 
+    graph = concrete.graph
+
+    def op_line(name: str) -> str | None:
+        try:
+            return user_line(graph.get_operation_by_name(name).traceback)
+        except (KeyError, ValueError):  # an op of a nested function: no traceback kept
+            return None
+
     return Compiled(
         run,
         op_count=len(concrete.graph.get_operations()),
         trace_count=polymorphic.experimental_get_tracing_count,
         ops=tuple(traced_ops(concrete.graph)),
+        op_line=op_line,
         call_path="inference function" if lower is not None else "concrete function",
         variables=tuple(concrete.variables),
         result_dtypes=tuple(t.dtype for t in concrete.outputs),
@@ -145,9 +163,11 @@ def _spec(leaf: Any) -> tf.TensorSpec | None:
 
 def traced_ops(graph: tf.Graph) -> list[tuple[str, str]]:
     """``(op type, op name)`` of every op of a traced graph, those in its nested functions
-    (``tf.cond`` branches, ``tf.while_loop`` bodies, assertion guards) included."""
+    (``tf.cond`` branches, ``tf.while_loop`` bodies, assertion guards) included; not its inputs
+    (the placeholders its arguments and captures come in by)."""
     graph_def = graph.as_graph_def()
-    ops = [(node.op, node.name) for node in graph_def.node]
+    inputs = {t.op.name for t in graph.inputs}
+    ops = [(node.op, node.name) for node in graph_def.node if node.name not in inputs]
     for function in graph_def.library.function:
         ops.extend((node.op, node.name) for node in function.node_def)
     return ops

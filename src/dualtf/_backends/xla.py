@@ -12,38 +12,52 @@ from .._feeds import Feed
 from .base import Backend
 from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled
+from .tf1.refuse import Refusal, RefusalTable
 
 __all__ = ["XlaBackend"]
 
-_ITERATOR = (
+_ITERATOR = Refusal(
     "a tf.data iterator read",
-    "Iterate outside the step with `for batch in be.iterate(ds)` and feed each batch",
+    "XLA cannot compile IteratorGetNext",
+    "iterate outside the step with `for batch in be.iterate(ds)` and feed each batch",
 )
-_SUMMARY = ("a tf.summary write", "Return the value from the step and write the summary outside it")
-_PY_FUNC = ("a Python function (tf.py_function / tf.numpy_function)", "Compute it outside the step and feed it")
-_ASSERT = (
+_SUMMARY = Refusal(
+    "a tf.summary write", "XLA cannot compile a summary op", "return the value from the step and write it outside"
+)
+_PY_FUNC = Refusal(
+    "a Python function (tf.py_function / tf.numpy_function)",
+    "XLA cannot compile a call into Python",
+    "compute it outside the step and feed it",
+)
+_ASSERT = Refusal(
     "an assertion (tf.debugging.assert_*, tf.debugging.Assert or check_numerics), which XLA compiles to nothing",
-    "Check the values outside the step (return them), or run the check in a step of mode 'function'",
+    "XLA drops assertions",
+    "check the values outside the step (return them), or run the check in a step of mode 'function'",
 )
 
-#: Ops XLA cannot compile, found in the traced step before its first call: (what it is, what to do instead).
-_UNCOMPILABLE: dict[str, tuple[str, str]] = {
-    **dict.fromkeys(("IteratorGetNext", "IteratorGetNextSync", "IteratorGetNextAsOptional"), _ITERATOR),
-    **dict.fromkeys(
-        (
-            "WriteSummary",
-            "WriteScalarSummary",
-            "WriteHistogramSummary",
-            "WriteImageSummary",
-            "WriteAudioSummary",
-            "WriteRawProtoSummary",
-            "WriteGraphSummary",
+#: Ops XLA cannot compile, found in the traced step before its first call.
+UNCOMPILABLE = RefusalTable(
+    "xla",
+    {
+        **dict.fromkeys(("IteratorGetNext", "IteratorGetNextSync", "IteratorGetNextAsOptional"), _ITERATOR),
+        **dict.fromkeys(
+            (
+                "WriteSummary",
+                "WriteScalarSummary",
+                "WriteHistogramSummary",
+                "WriteImageSummary",
+                "WriteAudioSummary",
+                "WriteRawProtoSummary",
+                "WriteGraphSummary",
+            ),
+            _SUMMARY,
         ),
-        _SUMMARY,
-    ),
-    **dict.fromkeys(("EagerPyFunc", "PyFunc", "PyFuncStateless"), _PY_FUNC),
-    **dict.fromkeys(("Assert", "CheckNumerics", "CheckNumericsV2"), _ASSERT),
-}
+        **dict.fromkeys(("EagerPyFunc", "PyFunc", "PyFuncStateless"), _PY_FUNC),
+        **dict.fromkeys(("Assert", "CheckNumerics", "CheckNumericsV2"), _ASSERT),
+    },
+    sentence="Step `{step}` of mode 'xla' must not contain {what} ({op_type}): {why}. Instead, {instead}, or "
+    "run this step in mode 'function'.",
+)
 
 
 class XlaBackend(Backend):
@@ -76,18 +90,10 @@ class XlaBackend(Backend):
                     "a step with a string result",
                 )
             )
-        for op_type, op_name in compiled.ops:
-            refusal = _UNCOMPILABLE.get(op_type)
-            if refusal is not None:
-                what, instead = refusal
-                raise DualTFError(
-                    error_message(
-                        f"A step of mode 'xla' must not contain {what} (op `{op_name}`): XLA cannot compile "
-                        f"{op_type}. {instead}, or run this step in mode 'function'.",
-                        f"a step that calls {op_type}",
-                    )
-                )
         return compiled
+
+    def _refused_ops(self) -> RefusalTable | None:
+        return UNCOMPILABLE
 
     def _compile_loop(self, fn: Callable[..., Any]) -> Compiled:
         return self._tracer.trace(fn, [], jit_compile=False)  # each step in it is compiled (_per_replica)
@@ -97,7 +103,7 @@ class XlaBackend(Backend):
         return compiled
 
     def _keras_runner(self, model: Any) -> ModelRunner:
-        return KerasLoop(model, run_eagerly=False, jit_compile=True)
+        return KerasLoop(model, run_eagerly=False, jit_compile=True, held=self._dualtf_building)
 
 
 backend_class = XlaBackend

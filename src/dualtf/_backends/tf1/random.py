@@ -11,9 +11,11 @@ here, by one formula for every mode, because TensorFlow's and XLA's own float co
 differ. So the n-th draw of a backend is the same in every mode, in a train step and an eval
 step alike, in a loop or out of one.
 
-The replacement is installed on TensorFlow's generated random ops while a backend with the
-switch is open, and applies only to the thread that is building or running that backend's
-code: everywhere else TensorFlow's own ops run unchanged.
+The replacements (the registry's rows of feature ``deterministic_random``) are held on
+TensorFlow's generated random ops only while a step of a backend with the switch builds or
+runs, and only in the thread doing it: everywhere else — the user's own graphs and Sessions
+in the block, other threads, raw ``tf.random`` draws outside steps — TensorFlow's own ops run
+unchanged.
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from .._errors import DualTFError, error_message
-from .._tf_private import RANDOM_OPS, replace_random_ops
-from .installed import Installed
+from ..._errors import DualTFError, error_message
+from .context import current
+from .refuse import Refusal, RefusalTable
 
-__all__ = ["DeterministicRandom", "refused_random_op"]
+__all__ = ["RANDOM_OPS", "DeterministicRandom", "drawn_by_the_generator"]
 
 #: Stateful random ops with no replacement: under the switch a step containing one is refused
 #: (what the user called, what to use instead). The replaced ones appear here too: a step
@@ -55,20 +57,21 @@ _HIGH = 1.0 - _LOW
 _PHILOX = 1  # tf.random.Algorithm.PHILOX
 
 
-def refused_random_op(op_types: Any, mode: str) -> None:
-    """A DualTFError naming the first stateful random op of ``op_types`` the switch cannot make agree."""
-    for op_type, op_name in op_types:
-        called = _REFUSED.get(op_type)
-        if called is not None:
-            raise DualTFError(
-                error_message(
-                    f"Under deterministic_random=True every stateful random op of a step of mode {mode!r} must draw "
-                    f"from dualtf's generator, so that every mode draws the same numbers; {called} (op `{op_name}`, "
-                    f"{op_type}) cannot. Draw from tf.random.stateless_* with a seed of your own, or open the "
-                    "backend without deterministic_random",
-                    f"a step that calls {op_type}",
-                )
-            )
+#: Random ops a step must not hold under the switch, scanned after the build (:func:`~.refuse.refuse`).
+RANDOM_OPS = RefusalTable(
+    "deterministic_random",
+    {
+        op_type: Refusal(
+            called,
+            "so that every mode draws the same numbers, every stateful random op must draw from dualtf's generator",
+            "draw from tf.random.stateless_* with a seed of your own, or open the backend without deterministic_random",
+        )
+        for op_type, called in _REFUSED.items()
+    },
+    sentence="Under deterministic_random=True every stateful random op of step `{step}` (mode {mode!r}) must draw "
+    "from dualtf's generator, so that every mode draws the same numbers; {what} (op type {op_type}) cannot. Instead, "
+    "{instead}.",
+)
 
 
 def _bits(shape: Any, key: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
@@ -270,44 +273,17 @@ class DeterministicRandom:
             return _truncated(_stateless_bits(key, counter), shape, tf.as_dtype(dtype))
 
 
-class _Active:
-    """Which backend's generator the current thread draws from; the replacement itself is
-    installed while a backend with the switch is open (:class:`~.installed.Installed`)."""
+def drawn_by_the_generator(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The replacement of TensorFlow's random-op function ``name``: inside a step of a backend with the
+    switch, :class:`DeterministicRandom`'s method of that name; elsewhere TensorFlow's own."""
 
-    def __init__(self) -> None:
-        self._local = threading.local()
-        self.replacement = Installed(self._install)
+    def replace(original: Callable[..., Any]) -> Callable[..., Any]:
+        def dispatch(*args: Any, **kwargs: Any) -> Any:
+            frame = current()
+            if frame is None or frame.random is None:
+                return original(*args, **kwargs)
+            return getattr(frame.random, name)(original, *args, **kwargs)
 
-    def current(self) -> DeterministicRandom | None:
-        stack: list[DeterministicRandom | None] = getattr(self._local, "stack", [])
-        return stack[-1] if stack else None
+        return dispatch
 
-    @contextlib.contextmanager
-    def using(self, random: DeterministicRandom | None) -> Iterator[None]:
-        """Random ops made in this thread draw from ``random`` (None: TensorFlow's own ops)."""
-        stack = self._local.__dict__.setdefault("stack", [])
-        stack.append(random)
-        try:
-            yield
-        finally:
-            stack.pop()
-
-    def _install(self) -> Callable[[], None]:
-        return replace_random_ops({key: self._dispatch(key.rsplit(".", 1)[1]) for key in RANDOM_OPS})
-
-    def _dispatch(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        current = self.current
-
-        def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
-            def dispatch(*args: Any, **kwargs: Any) -> Any:
-                random = current()
-                if random is None:
-                    return original(*args, **kwargs)
-                return getattr(random, name)(original, *args, **kwargs)
-
-            return dispatch
-
-        return wrap
-
-
-active = _Active()
+    return replace

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from .._errors import DualTFError, error_message
-from .tensors import as_tf_variable
+from ..._errors import DualTFError, error_message
+from ..tensors import as_tf_variable
 
 __all__ = ["BuildOnce", "add_regularization_loss"]
 
@@ -31,9 +31,6 @@ __all__ = ["BuildOnce", "add_regularization_loss"]
 #: has its own (regularization losses; a batch normalization's moving-average updates, which
 #: ``tf.control_dependencies(tf.get_collection(UPDATE_OPS))`` runs with the train op).
 _PER_RUN = (tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES, tf.compat.v1.GraphKeys.UPDATE_OPS)
-
-#: Per thread: the stores whose fn is running, innermost last.
-_running = threading.local()
 
 
 def _signature(kwargs: dict[str, Any]) -> tuple[str | None, tuple[int | None, ...] | None]:
@@ -67,12 +64,6 @@ class BuildOnce:
             self._made, self._runs = reuse._made, 1
         self._local = threading.local()  # the names made so far in this run, per thread
 
-    @staticmethod
-    def running() -> BuildOnce | None:
-        """The store of the step whose ``fn`` runs in this thread now, if any."""
-        stack: list[BuildOnce] = getattr(_running, "stack", [])
-        return stack[-1] if stack else None
-
     @property
     def touched(self) -> bool:
         """Whether ``fn`` made a variable or called ``get_variable`` on any run so far (TF1 code)."""
@@ -83,20 +74,16 @@ class BuildOnce:
         """How many runs of ``fn`` have ended."""
         return self._runs
 
-    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """``fn`` run with this store."""
-
-        def built_once(*args: Any) -> Any:
-            if self._runs and not self.touched and tf.executing_eagerly():
-                # An eager call of TF2 code (its build made no variable, called no get_variable):
-                # only a guard that a variable made now is refused, without TF1's scope and collections.
-                self._local.first, self._local.names = False, {}
-                with tf.variable_creator_scope(self._creator):
-                    return fn(*args)
-            with self.run():
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """One run of ``fn`` with this store."""
+        if self._runs and not self.touched and tf.executing_eagerly():
+            # An eager call of TF2 code (its build made no variable, called no get_variable):
+            # only a guard that a variable made now is refused, without TF1's scope and collections.
+            self._local.first, self._local.names = False, {}
+            with tf.variable_creator_scope(self._creator):
                 return fn(*args)
-
-        return built_once
+        with self.run():
+            return fn(*args)
 
     @contextlib.contextmanager
     def run(self) -> Iterator[None]:
@@ -123,16 +110,18 @@ class BuildOnce:
         if hidden:
             made = {id(var) for var, _ in self._made.values()}
             known[:] = [v for v in listed if id(v) not in made]
-        stack = _running.__dict__.setdefault("stack", [])
-        stack.append(self)
         try:
             with (
                 tf.compat.v1.variable_scope(scope, reuse=tf.compat.v1.AUTO_REUSE, custom_getter=self._getter),
                 tf.variable_creator_scope(self._creator),
             ):
                 yield
+        except BaseException:
+            if self._local.first and self._reused is None:  # a failed first run: the next one is the first
+                self._made.clear()
+                self._got = False
+            raise
         finally:
-            stack.pop()
             for collection, items in zip(per_run, before, strict=True):
                 collection[:] = items
             if hidden:  # as listed, with what the run added after

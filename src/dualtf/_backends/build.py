@@ -1,0 +1,187 @@
+"""How ``function()`` and ``epoch()`` build a step, the same pipeline in every mode.
+
+1. the arguments are checked (:mod:`.checks`);
+2. ``fn`` is wrapped by :class:`~.tf1.code.StepCode` (TF1's build-once, the registry held,
+   deterministic random keys) or, under a strategy, split across replicas (:mod:`.distribute`);
+3. the mode's ``_compile`` hook builds it, holding the backend's lock, in its scope;
+4. what was built is refused against the tables (:func:`~.tf1.refuse.refuse`: TF1 calls,
+   and with ``deterministic_random`` the random ops), and its captured variables checked;
+5. a fused step (``steps_per_call``) or an epoch is built around the single step, which
+   made ``fn``'s variables and says what one step returns.
+
+Code that only runs eagerly fails the build in graph, function and xla with a DualTFError
+naming the construct and its line (:mod:`.eager_only`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import tensorflow as tf
+
+from .._errors import DualTFError, FeedError, dualtf_errors_unwrapped, format_error
+from .._feeds import Feed, normalize_shape
+from .._tf_private import dataset_variant
+from .checks import check_arity, check_step_outputs, step_name
+from .distribute import REDUCTIONS, batch_check, distributed
+from .eager_only import eager_only_construct, eager_only_error
+from .fused import epoch_loop, fused, stacked_check, stacked_shape
+from .step import Compiled, Step
+from .tf1.calls import TF1_OPS
+from .tf1.code import StepCode
+from .tf1.random import RANDOM_OPS
+from .tf1.refuse import refuse
+
+if TYPE_CHECKING:
+    from .base import Backend
+
+__all__ = ["build_epoch", "build_function"]
+
+
+def build_function(
+    be: Backend,
+    fn: Callable[..., Any],
+    feeds: Sequence[Feed],
+    *,
+    reduce: str,
+    steps_per_call: int,
+    step_outputs: str,
+    reuse: Step | None,
+) -> Step:
+    """What :meth:`Backend.function` returns."""
+    from .._errors import check_int
+
+    if not callable(fn):
+        raise DualTFError(format_error("The `fn` of function()", "callable", f"{type(fn).__name__} {fn!r}"))
+    if isinstance(feeds, Feed) or not isinstance(feeds, Sequence):
+        raise FeedError(format_error("The `feeds` of function()", "a list of Feed objects", f"{type(feeds).__name__}"))
+    for f in feeds:
+        be._check_feed(f)
+    names = [f.name for f in feeds]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise FeedError(format_error("The `feeds` of function()", "distinct feeds", f"feed `{dup}` twice"))
+    if reduce not in REDUCTIONS:
+        raise DualTFError(
+            format_error("The `reduce` of function()", f"one of {', '.join(REDUCTIONS)}", f"reduce={reduce!r}")
+        )
+    name = step_name(fn)
+    check_arity(fn, name, names)
+    steps = check_int("steps_per_call", steps_per_call, 1)
+    check_step_outputs(step_outputs, "function()")
+    if steps > 1:
+        be._refuse_strategy(f"steps_per_call={steps}")
+    checks = []
+    code: StepCode | None = None
+    if reuse is not None:
+        be._refuse_strategy("reuse=")
+        if not isinstance(reuse, Step) or reuse not in be._step_codes:
+            raise DualTFError(
+                format_error(
+                    "The `reuse` of function()",
+                    f"a step made by function() of this backend ({be._label()})",
+                    f"{type(reuse).__name__} {reuse!r}",
+                )
+            )
+    if be.strategy is None:  # under a strategy each replica runs fn: its variables are the strategy's
+        code = be._step_code(name, None if reuse is None else be._step_codes[reuse])
+        fn = code.wrap(fn)
+    else:
+        fn = distributed(fn, feeds, be.strategy, reduce, be._per_replica)
+        if be.num_replicas > 1:
+            checks.append(batch_check(feeds, be.num_replicas, be.strategy_name))
+    compiled = _compiled(be, fn, list(feeds), name)
+    if steps > 1:  # the single step above made fn's variables and says what a step returns
+        with _building(be):
+            stacked = [
+                Feed(f.name, f.dtype, shape, be.serial, be._placeholder(f"{f.name}_steps", f.dtype, shape))
+                for f in feeds
+                for shape in [stacked_shape(f.shape, steps)]
+            ]
+        compiled = _compiled(be, fused(fn, compiled.result_spec, steps, step_outputs), stacked, name)
+        step = Step(
+            be.mode,
+            stacked,
+            compiled,
+            check_open=be._check_open,
+            checks=[stacked_check(stacked, steps)],
+            name=name,
+            steps_per_call=steps,
+        )
+    else:
+        step = Step(be.mode, feeds, compiled, check_open=be._check_open, checks=checks, name=name)
+    if code is not None:
+        be._step_codes[step] = code
+    return step
+
+
+def build_epoch(be: Backend, fn: Callable[..., Any], dataset: tf.data.Dataset[Any], *, step_outputs: str) -> Step:
+    """What :meth:`Backend.epoch` returns."""
+    if not isinstance(dataset, tf.data.Dataset) or not be._holds_tensor(dataset_variant(dataset)):
+        raise DualTFError(
+            format_error(
+                "The dataset of epoch()", f"a tf.data.Dataset made under this backend ({be._label()})", repr(dataset)
+            )
+        )
+    be._refuse_strategy("epoch()")
+    specs = tf.nest.flatten(dataset.element_spec)
+    if not all(isinstance(s, tf.TensorSpec) for s in specs):
+        raise DualTFError(
+            format_error("The elements of epoch()'s dataset", "dense tensors", repr(dataset.element_spec))
+        )
+    check_step_outputs(step_outputs, "epoch()")
+    name = step_name(fn)
+    check_arity(fn, name, [f"element[{i}]" for i in range(len(specs))])
+    with be._lock, be.scope():  # its length, before anything is built
+        size = int(be._evaluate([dataset.cardinality()])[0])
+        if size == tf.data.INFINITE_CARDINALITY:
+            raise DualTFError(
+                format_error("The dataset of epoch()", "finite: one call runs one pass", "an infinite dataset")
+            )
+        if size == tf.data.UNKNOWN_CARDINALITY:  # a filter: counted once, by one pass now
+            size = int(be._evaluate([dataset.reduce(0, lambda count, _: count + 1)])[0])
+    if size == 0:
+        raise DualTFError(format_error("The dataset of epoch()", "non-empty", "a dataset of no elements"))
+    fn = be._step_code(name).wrap(fn)
+    with _building(be):
+        shapes = [normalize_shape(s.shape, "A component of epoch()'s dataset") for s in specs]
+        feeds = [  # one step built first: it makes fn's variables and says what a step returns
+            Feed(f"element_{i}", s.dtype, shape, be.serial, be._placeholder(f"epoch_element_{i}", s.dtype, shape))
+            for i, (s, shape) in enumerate(zip(specs, shapes, strict=True))
+        ]
+    single = _compiled(be, fn, feeds, name)
+    loop = epoch_loop(be._per_replica(fn), dataset, size, single.result_spec, step_outputs)
+    with _building(be):
+        compiled = be._compile_loop(loop)
+    be._check_captured(compiled, name)
+    return Step(be.mode, [], compiled, check_open=be._check_open, name=name, steps_per_call=size)
+
+
+@contextlib.contextmanager
+def _building(be: Backend) -> Iterator[None]:
+    """What a build holds: the backend's lock, its scope, its variable creator; DualTFErrors as themselves."""
+    with be._lock, be.scope(), tf.variable_creator_scope(be._record_variable), dualtf_errors_unwrapped():
+        yield
+
+
+def _compiled(be: Backend, fn: Callable[..., Any], feeds: list[Feed], name: str) -> Compiled:
+    """``fn`` built by the mode, then refused against the tables and its captured variables checked."""
+    try:
+        with _building(be):
+            compiled = be._compile(fn, feeds)
+    except Exception as exc:
+        construct = eager_only_construct(exc)
+        if construct is None:
+            raise
+        raise eager_only_error(exc, construct, name, be.mode) from exc
+    where = compiled.op_line
+    mode_table = be._refused_ops()
+    if mode_table is not None:
+        refuse(compiled.ops, mode_table, step=name, mode=be.mode, where=where)
+    refuse(compiled.ops, TF1_OPS, step=name, mode=be.mode, where=where)
+    if be._random is not None:
+        refuse(compiled.all_ops(), RANDOM_OPS, step=name, mode=be.mode, where=where)
+    be._check_captured(compiled, name)
+    return compiled

@@ -1,0 +1,97 @@
+"""How every mode runs a step's ``fn``: one list of wrappers, the same in graph, eager, function and xla.
+
+:meth:`StepCode.wrap` gives the modes ``fn`` as they build and run it:
+
+1. eager runs of TF1 code get the backend's TF1 graph and variable store as the defaults
+   (the hook the backend gives, :attr:`StepCode.eager_context`) and a gradient tape where
+   ``fn`` uses a tensor loss (:mod:`.gradients`);
+2. the registry's replacements are held (:func:`.registry.hold`) and this thread's frame
+   says which step runs (:mod:`.context`);
+3. with ``deterministic_random`` each run draws its random keys in order (:mod:`.random`);
+4. TF1's "built once" (:class:`~.build_once.BuildOnce`): a later run gets the first's variables.
+
+No mode reads any of it: a mode builds, traces or calls the wrapped ``fn`` as it would ``fn``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import tensorflow as tf
+
+from . import registry
+from .build_once import BuildOnce
+from .context import Frame, entered
+from .random import DeterministicRandom
+
+__all__ = ["StepCode"]
+
+_TF1 = ("tf1_calls", "tf1_layers", "tf1_gradients")
+
+
+class StepCode:
+    """One step's ``fn`` as every mode runs it."""
+
+    def __init__(
+        self,
+        name: str,
+        mode: str,
+        *,
+        variables: Callable[[], list[tf.Variable]],
+        random: DeterministicRandom | None = None,
+        reuse: StepCode | None = None,
+        eager_context: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+    ):
+        self.name, self.mode = name, mode
+        #: The backend's variables (a TF1 ``minimize(loss)`` without a var_list optimizes its trainable ones).
+        self.variables = variables
+        self.random = random
+        #: What an eager run of TF1 code runs in: the backend's TF1 graph and variable store as the defaults.
+        self.eager_context = eager_context
+        self.store: BuildOnce = BuildOnce(name, mode, None if reuse is None else reuse.store)
+        #: Whether a run that was not eager (a graph build, a trace) saw ``fn`` use a tensor loss.
+        self.tensor_loss = False
+        #: Whether ``fn`` ran other than eagerly (built or traced): eager runs know then what it is.
+        self.traced = False
+        self._features = (*_TF1, "deterministic_random") if random is not None else _TF1
+        self._random_only = ("deterministic_random",) if random is not None else ()
+
+    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` as the modes build and run it."""
+
+        def step_code(*args: Any) -> Any:  # AutoGraph converts it, and fn through it: named as written
+            return self.run(fn, *args)
+
+        return step_code
+
+    def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """One run of ``fn``."""
+        store = self.store
+        eager = tf.executing_eagerly()
+        with contextlib.ExitStack() as stack:
+            if eager:
+                # TF1 code (or code never seen traced) gets TF1's graph, store and replacements; TF2 code
+                # runs without them, as ops run slower with a graph as the default (about 5 µs an op)
+                tf1 = store.touched or self.tensor_loss or not self.traced
+                if tf1:
+                    stack.enter_context(self.eager_context())
+                features = self._features if tf1 else self._random_only
+            else:
+                self.traced = True
+                tf1, features = True, self._features
+            stack.enter_context(registry.hold(features))
+            frame = stack.enter_context(
+                entered(Frame(self.name, self.mode, random=self.random, store=store, code=self))
+            )
+            if self.random is not None:
+                stack.enter_context(self.random.run(first=store.runs == 0))
+            if eager and tf1 and (self.tensor_loss or not self.traced):
+                frame.tape = stack.enter_context(tf.GradientTape(persistent=True))
+            try:
+                return store.call(fn, *args)
+            except BaseException:
+                if not eager and store.runs == 0:  # a failed first build or trace: fn is yet unseen
+                    self.traced = self.tensor_loss = False
+                raise
