@@ -1,4 +1,4 @@
-"""Four TF1 tutorial programs (tests/tf1_tutorials.py) in every mode, against their own Session (issue 9).
+"""Four TF1 tutorial programs (tests/tf1_tutorials.py) in every mode, against their own Session.
 
 Measured max differences from the Session are in docs/migration.md; the tolerances here are
 the issue's: rtol 1e-5, XLA 1e-4 where its float reordering allows."""

@@ -68,7 +68,17 @@ def _check_tf_keras_counters():
     assert not _tf_private.creating_tf_keras_batch_counter()
 
 
+def _check_variable_store_names():
+    store = _tf_private.load("EagerVariableStore")()
+    with store.as_default():
+        tf.compat.v1.get_variable("probe", [1])
+    assert _tf_private.variable_store_names(store) == ["probe"]
+    _tf_private.forget_variable_store_names(store, set())
+    assert _tf_private.variable_store_names(store) == []
+
+
 ATTRIBUTE_CHECKS = {
+    "_VariableStore._vars": _check_variable_store_names,
     "tf_keras Model._init_batch_counters": _check_tf_keras_counters,
     "ConcreteFunction._inference_function.call_preflattened": _check_lower_call,
     "Dataset._variant_tensor": _check_dataset_variant,

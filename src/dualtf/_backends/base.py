@@ -151,7 +151,10 @@ class Backend(abc.ABC):
     def _tf1_eager(self) -> contextlib.AbstractContextManager[Any]:
         """What an eager run of a step's TF1 code runs in: the backend's TF1 graph (collections) and
         variable store as the defaults (graph mode never runs a step's fn eagerly)."""
-        return self._tracer.outer()
+        stack = contextlib.ExitStack()
+        stack.enter_context(self._tracer.outer())
+        stack.enter_context(tf.variable_creator_scope(self._record_variable))  # creator scopes live on a graph
+        return stack
 
     # ======================================================= life cycle
     def __init__(

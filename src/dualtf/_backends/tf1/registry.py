@@ -30,7 +30,7 @@ from .installed import Installed
 from .layers import tf1_layers_from_tf_keras
 from .random import drawn_by_the_generator
 
-__all__ = ["FEATURES", "REPLACEMENTS", "Replacement", "hold", "missing", "resolve"]
+__all__ = ["FEATURES", "REPLACEMENTS", "Replacement", "hold", "markdown_table", "missing", "resolve"]
 
 
 class Replacement(NamedTuple):
@@ -196,3 +196,11 @@ def hold(features: Iterable[str]) -> Iterator[None]:
                 for row in FEATURES[feature]:
                     stack.enter_context(_INSTALLED[row.target].held())
         yield
+
+
+def markdown_table() -> str:
+    """The registry as the table docs/architecture.md shows (a test checks it is current)."""
+    lines = ["| target | feature | held while | why |", "|---|---|---|---|"]
+    for row in REPLACEMENTS:
+        lines.append(f"| `{row.target}` | {row.feature} | {row.held_while} | {row.why} |")
+    return "\n".join(lines) + "\n"

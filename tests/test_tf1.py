@@ -1,4 +1,4 @@
-"""TF1 programs as they were written, their graph-building code moved into the step (issue 9, in progress).
+"""TF1 programs as they were written, their graph-building code moved into the step.
 
 Placeholders become feeds and ``sess.run`` a step call; everything else, variables and
 optimizer included, stays in the step's fn as TF1 wrote it, and must give the numbers of

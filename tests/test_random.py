@@ -1,4 +1,4 @@
-"""``deterministic_random=True``: stateful random ops draw the same numbers in every mode (issue 9).
+"""``deterministic_random=True``: stateful random ops draw the same numbers in every mode.
 
 Each test runs in every mode through the plugin and compares with the same program run
 in a fresh eager backend with the switch: the reference every mode must match."""

@@ -1,5 +1,5 @@
-"""Hostile use, one test per reproducer of the hardening issue: every bad input a named error,
-the same in every mode, raised before TensorFlow runs; nothing silently changed or skipped."""
+"""Hostile use: every bad input a named error, the same in every mode, raised before TensorFlow runs;
+nothing silently changed or skipped."""
 
 import random
 import threading
