@@ -77,7 +77,25 @@ def _check_variable_store_names():
     assert _tf_private.variable_store_names(store) == []
 
 
+def _check_autograph_frames():
+    def fn(x):
+        return x.numpy()
+
+    def calls_fn(x):
+        return fn(x)
+
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32)
+        try:
+            tf.autograph.to_graph(calls_fn)(x)
+        except AttributeError as exc:
+            frames = _tf_private.autograph_frames(exc)
+    assert any(code.strip() == "return x.numpy()" for _, _, _, code in frames), frames
+
+
 ATTRIBUTE_CHECKS = {
+    "Exception.ag_error_metadata.translated_stack": _check_autograph_frames,
     "_VariableStore._vars": _check_variable_store_names,
     "tf_keras Model._init_batch_counters": _check_tf_keras_counters,
     "ConcreteFunction._inference_function.call_preflattened": _check_lower_call,

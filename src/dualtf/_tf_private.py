@@ -34,6 +34,7 @@ __all__ = [
     "load",
     "make_callable_from_options",
     "mode_missing_piece",
+    "autograph_frames",
     "forget_variable_store_names",
     "variable_store_names",
     "require_tensorflow",
@@ -106,6 +107,8 @@ ATTRIBUTES: dict[str, str] = {
     "Dataset._variant_tensor": "iterate(): the tensor that says which graph or context a tf.data.Dataset lives in",
     "tf_keras Model._init_batch_counters": "be.variables: a tf_keras Model makes three int64 batch counters in "
     "eager execution only (none in a TF1 graph); found by the tf_keras method that makes them",
+    "Exception.ag_error_metadata.translated_stack": "graph: the user's line an error in an AutoGraph-converted "
+    "fn came from (tf.function prints it as 'in user code'; graph mode calls the converted fn itself)",
     "_VariableStore._vars": "eager: the names a TF1 variable store holds, so that those a failed trace of an "
     "eager-only fn made are forgotten before it runs eagerly",
     "ConcreteFunction._inference_function.call_preflattened": "function and xla: the call ConcreteFunction.__call__ "
@@ -256,6 +259,22 @@ def lower_call(concrete: Any) -> Any:
         return call(inputs + captures)
 
     return run
+
+
+def autograph_frames(exc: BaseException) -> list[tuple[str, int, str, str]]:
+    """``(filename, lineno, function, code)`` of the frames AutoGraph translated back to the user's source
+    for an error raised in converted code, outermost first; empty where AutoGraph attached none."""
+    metadata = getattr(exc, "ag_error_metadata", None)
+    stack = getattr(metadata, "translated_stack", None)
+    if metadata is None:
+        return []
+    if stack is None:
+        raise _missing(
+            "ag_error_metadata.translated_stack",
+            ATTRIBUTES["Exception.ag_error_metadata.translated_stack"],
+            "no such attribute",
+        )
+    return [(f.filename, f.lineno, f.function_name, f.code) for f in reversed(stack)]
 
 
 def _store_vars(store: Any) -> dict[str, Any]:

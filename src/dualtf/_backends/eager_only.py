@@ -14,6 +14,7 @@ import traceback
 import tensorflow as tf
 
 from .._errors import DualTFError, error_message, tf_cause
+from .._tf_private import autograph_frames
 from .tf1.refuse import user_line
 
 __all__ = ["eager_only_construct", "eager_only_error"]
@@ -40,11 +41,11 @@ def eager_only_construct(exc: BaseException) -> str | None:
 
 def _line(exc: BaseException) -> str | None:
     """The user's line that raised ``exc``: AutoGraph's "in user code" frame, else the traceback's."""
-    marked = list(_AUTOGRAPH_FRAME.finditer(str(exc)))
+    marked = list(_AUTOGRAPH_FRAME.finditer(str(exc)))  # tf.function's message: AutoGraph's "in user code"
     if marked:
         last = marked[-1]
         return f"{last['file']}:{last['line']} ({last['code'].strip()})"
-    return user_line(traceback.extract_tb(exc.__traceback__))
+    return user_line(autograph_frames(exc)) or user_line(traceback.extract_tb(exc.__traceback__))
 
 
 def eager_only_error(exc: BaseException, construct: str, step: str, mode: str) -> DualTFError:
