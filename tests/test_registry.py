@@ -57,6 +57,8 @@ def _tf1_session_program():
 
 
 def test_outside_steps_tensorflow_is_tensorflow(dualtf_mode):
+    """A backend of each mode with the switch: outside its steps every target is TensorFlow's own, and a
+    TF1 Session program and a raw seeded draw give TensorFlow's own numbers."""
     want_session = _tf1_session_program()
     tf.random.set_seed(5)
     want_draw = tf.random.uniform([3]).numpy()
@@ -68,6 +70,7 @@ def test_outside_steps_tensorflow_is_tensorflow(dualtf_mode):
         with eager_scope():  # graph mode's block has its graph as the default: an eager draw, as outside
             tf.random.set_seed(5)
             got_draw = tf.random.uniform([3]).numpy()
+    tf.random.set_seed(None)  # no global seed left behind for the next test
     for got, want in zip(got_session, want_session, strict=True):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(got_draw, want_draw)

@@ -54,9 +54,10 @@ class Symbol(NamedTuple):
 #: Private module-level names, loaded on first use by :func:`load`.
 SYMBOLS: dict[str, Symbol] = {
     "eager_mode": Symbol(
-        "tensorflow.python.eager.context",
-        "eager_mode",
-        "eager, function and xla: run eagerly inside another backend's graph block (no public context manager)",
+        "tensorflow",
+        "__internal__.eager_context.eager_mode",
+        "eager, function and xla: run eagerly inside another backend's graph block (no public context manager; "
+        "TensorFlow exports this one under tf.__internal__)",
     ),
     "AutomaticControlDependencies": Symbol(
         "tensorflow.python.framework.auto_control_deps",
@@ -166,7 +167,7 @@ def load(name: str) -> Any:
     """
     symbol = SYMBOLS[name]
     try:
-        return getattr(importlib.import_module(symbol.module), symbol.attribute)
+        return functools.reduce(getattr, symbol.attribute.split("."), importlib.import_module(symbol.module))
     except (ImportError, AttributeError) as exc:
         raise _missing(f"{symbol.module}.{symbol.attribute}", symbol.why, f"{type(exc).__name__}: {exc}") from None
 
