@@ -46,7 +46,7 @@ class EagerBackend(Backend):
         # Traced once at build and put aside, as function mode traces it: fn fails when it is
         # built, as in every mode (a Python error, variables made on every call, a result no mode
         # can return), and its variables are made as tf.function makes them. A fn whose trace
-        # fails on eager-only code (x.numpy(), float(x)) is not refused here: it runs as it is.
+        # fails on eager-only code (x.numpy(), np.asarray(x)) is not refused here: it runs as it is.
         known_variables, known_names = set(self._own_variables), self._tracer.names()
         try:
             traced = self._tracer.trace(fn, feeds, jit_compile=False)
@@ -62,10 +62,13 @@ class EagerBackend(Backend):
             if not tf.executing_eagerly():  # called inside a graph backend's block
                 with eager_scope():
                     return run(values)
-            with functions_run_eagerly.held():
+            functions_run_eagerly.acquire()  # not .held(): a generator's cost on every call
+            try:
                 # tf.constant: the values are already checked arrays of the feed's dtype,
                 # and it is about twice as fast as tf.convert_to_tensor's dispatch.
                 return structure_to_numpy(fn(*[tf.constant(v) for v in values]))
+            finally:
+                functions_run_eagerly.release()
 
         return Compiled(
             run,

@@ -70,18 +70,18 @@ class StepCode:
         """One run of ``fn``."""
         store = self.store
         eager = tf.executing_eagerly()
+        # TF1 code (or code never seen traced) gets TF1's graph, store and replacements; an eager
+        # call of TF2 code runs without them, as ops run slower with a graph as the default (about
+        # 5 µs an op), and with no switch it has nothing to hold: it is a plain call (the hot path)
+        tf1 = not eager or store.touched or self.tensor_loss or not self.traced
+        if not tf1 and self.random is None:
+            return store.call(fn, *args)
         with contextlib.ExitStack() as stack:
-            if eager:
-                # TF1 code (or code never seen traced) gets TF1's graph, store and replacements; TF2 code
-                # runs without them, as ops run slower with a graph as the default (about 5 µs an op)
-                tf1 = store.touched or self.tensor_loss or not self.traced
-                if tf1:
-                    stack.enter_context(self.eager_context())
-                features = self._features if tf1 else self._random_only
-            else:
+            if not eager:
                 self.traced = True
-                tf1, features = True, self._features
-            stack.enter_context(registry.hold(features))
+            elif tf1:
+                stack.enter_context(self.eager_context())
+            stack.enter_context(registry.hold(self._features if tf1 else self._random_only))
             frame = stack.enter_context(
                 entered(Frame(self.name, self.mode, random=self.random, store=store, code=self))
             )
