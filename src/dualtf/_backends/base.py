@@ -172,8 +172,9 @@ class Backend(abc.ABC):
                     f"a backend of mode {self.mode!r} with strategy {strategy_name(self.strategy)!r}",
                 )
             )
-        if deterministic_random and registry.missing("deterministic_random"):
-            raise PrivateAPIError(registry.missing("deterministic_random") or "")
+        unavailable = registry.missing("deterministic_random") if deterministic_random else None
+        if unavailable is not None:
+            raise PrivateAPIError(unavailable)
         #: The strategy's dualtf name: one of :data:`dualtf.STRATEGIES`, or ``"custom"``.
         self.strategy_name = strategy_name(self.strategy)
         #: Replicas a step runs on (1 without a strategy).

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import tensorflow as tf
 
-from .._errors import DualTFError, FeedError, dualtf_errors_unwrapped, format_error
+from .._errors import DualTFError, FeedError, check_int, dualtf_errors_unwrapped, format_error
 from .._feeds import Feed, normalize_shape
 from .._tf_private import dataset_variant
 from .checks import check_arity, check_step_outputs, step_name
@@ -51,8 +51,6 @@ def build_function(
     reuse: Step | None,
 ) -> Step:
     """What :meth:`Backend.function` returns."""
-    from .._errors import check_int
-
     if not callable(fn):
         raise DualTFError(format_error("The `fn` of function()", "callable", f"{type(fn).__name__} {fn!r}"))
     if isinstance(feeds, Feed) or not isinstance(feeds, Sequence):

@@ -1,8 +1,9 @@
 """Code that runs only under eager execution, recognized by the error a build of it raises.
 
-``x.numpy()``, ``float(x)``, ``np.asarray(x)``, ``if x:`` outside AutoGraph's reach: each works
-when ``fn`` runs op by op and fails when it is built into a graph or traced. Eager mode runs such
-a ``fn`` as it is; graph, function and xla refuse it at build with a DualTFError naming the
+``x.numpy()`` and ``np.asarray(x)`` anywhere, ``float(x)`` or ``if x:`` where AutoGraph does not
+convert them (in the code it converts they become a cast and a ``tf.cond``): each works when
+``fn`` runs op by op and fails when it is built into a graph or traced. Eager mode runs such a
+``fn`` as it is; graph, function and xla refuse it at build with a DualTFError naming the
 construct and the user's line (:func:`eager_only_error`).
 """
 
