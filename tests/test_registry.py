@@ -25,7 +25,7 @@ def test_every_target_resolves_by_name(row):
     """A TensorFlow that moves one target fails here, by the target's name."""
     owner, name, original = resolve(row.target)
     assert getattr(owner, name) is not None and original is _ORIGINALS[row.target]
-    assert row.held_while == "step", "a row held for a backend's life needs a written reason"
+    assert row.held_while in ("step", "keras loop"), "a row held for a backend's life needs a written reason"
     assert row.why and row.feature in FEATURES
 
 

@@ -94,7 +94,20 @@ def _check_autograph_frames():
     assert any(code.strip() == "return x.numpy()" for _, _, _, code in frames), frames
 
 
+def _check_dataset_graph_def():
+    graph = tf.Graph()
+    with graph.as_default():
+        serialized = _tf_private.dataset_graph_def(tf.data.Dataset.range(3).map(lambda i: i * 2))
+        with tf.compat.v1.Session() as session:
+            graph_def = session.run(serialized)
+    again = tf.data.experimental.from_variant(
+        tf.raw_ops.DatasetFromGraph(graph_def=graph_def), tf.TensorSpec([], tf.int64)
+    )
+    assert list(again.as_numpy_iterator()) == [0, 2, 4]
+
+
 ATTRIBUTE_CHECKS = {
+    "Dataset._as_serialized_graph": _check_dataset_graph_def,
     "Exception.ag_error_metadata.translated_stack": _check_autograph_frames,
     "_VariableStore._vars": _check_variable_store_names,
     "tf_keras Model._init_batch_counters": _check_tf_keras_counters,

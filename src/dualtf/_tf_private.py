@@ -26,6 +26,7 @@ __all__ = [
     "ATTRIBUTES",
     "SYMBOLS",
     "cross_device_ops",
+    "dataset_graph_def",
     "dataset_variant",
     "distributed_primary",
     "keras_global_state",
@@ -106,6 +107,9 @@ ATTRIBUTES: dict[str, str] = {
     "StrategyExtended._cross_device_ops": "strategies: whether a MirroredStrategy reduces through one device",
     "keras.src.backend.common.global_state": "every mode: Keras' global seed generator, kept out of graph blocks",
     "Dataset._variant_tensor": "iterate(): the tensor that says which graph or context a tf.data.Dataset lives in",
+    "Dataset._as_serialized_graph": "graph: be.keras(model).fit on a dataset built in the block's graph; Keras' "
+    "loop runs eagerly, so the dataset's graph is serialized and made again eagerly (tf.data's own service "
+    "moves datasets this way)",
     "tf_keras Model._init_batch_counters": "be.variables: a tf_keras Model makes three int64 batch counters in "
     "eager execution only (none in a TF1 graph); found by the tf_keras method that makes them",
     "Exception.ag_error_metadata.translated_stack": "graph: the user's line an error in an AutoGraph-converted "
@@ -241,6 +245,19 @@ def dataset_variant(dataset: Any) -> Any:
         return dataset._variant_tensor
     except AttributeError:
         raise _missing("Dataset._variant_tensor", ATTRIBUTES["Dataset._variant_tensor"], "no such attribute") from None
+
+
+def dataset_graph_def(dataset: Any) -> Any:
+    """A string tensor: the serialized GraphDef of ``dataset`` (``tf.raw_ops.DatasetFromGraph`` makes it again)."""
+    try:
+        method = dataset._as_serialized_graph
+    except AttributeError:
+        raise _missing(
+            "Dataset._as_serialized_graph", ATTRIBUTES["Dataset._as_serialized_graph"], "no such attribute"
+        ) from None
+    import tensorflow as tf
+
+    return method(external_state_policy=tf.data.experimental.ExternalStatePolicy.WARN)
 
 
 def lower_call(concrete: Any) -> Any:

@@ -140,7 +140,7 @@ class Backend(abc.ABC):
 
     def _keras_runner(self, model: Any) -> ModelRunner:
         """How ``be.keras(model)`` runs Keras' fit, evaluate and predict in this mode."""
-        return KerasLoop(model, run_eagerly=False, jit_compile=False, held=self._dualtf_building)
+        return KerasLoop(self, model, run_eagerly=False, jit_compile=False)
 
     def _iterate(self, dataset: tf.data.Dataset[Any]) -> Iterator[Any]:
         """The dataset's elements as NumPy structures, one per iteration."""
@@ -201,6 +201,8 @@ class Backend(abc.ABC):
             if hasattr(self, "_tracer"):  # a first trace's random keys are constants (DeterministicRandom.run)
                 self._tracer.retrace_first = True
         if seed is not None:
+            with eager_scope():  # graph mode's Keras loop runs eagerly: its shuffles draw as eager's do
+                tf.random.set_seed(seed)
             with self.scope():
                 seed_everything(seed)
 

@@ -80,7 +80,7 @@ class EagerBackend(Backend):
         )
 
     def _keras_runner(self, model: Any) -> ModelRunner:
-        return KerasLoop(model, run_eagerly=True, jit_compile=False, held=self._dualtf_building)
+        return KerasLoop(self, model, run_eagerly=True, jit_compile=False)
 
 
 backend_class = EagerBackend

@@ -24,7 +24,7 @@ from .._errors import (
 from .._feeds import Feed
 from .._tf_private import load, make_callable_from_options
 from .base import Backend
-from .graph_keras import GraphLoop
+from .graph_keras import GraphKerasLoop
 from .keras_loops import ModelRunner
 from .step import Compiled
 from .tensors import (
@@ -151,6 +151,7 @@ class GraphBackend(Backend):
         self._assigners: dict[int, tuple[tf.Tensor, tf.Operation]] = {}
         self._reads: dict[int, tf.Tensor] = {}
         self._epochs: dict[int, _Epochs] = {}
+        self._keras_loops: dict[int, GraphKerasLoop] = {}
 
     def _close(self) -> None:
         try:
@@ -306,7 +307,10 @@ class GraphBackend(Backend):
         return list(seen.values())
 
     def _keras_runner(self, model: Any) -> ModelRunner:
-        return GraphLoop(self, model)
+        runner = self._keras_loops.get(id(model))
+        if runner is None:  # one per model: its steps are built once per batch structure
+            runner = self._keras_loops[id(model)] = GraphKerasLoop(self, model)
+        return runner
 
     def _tf1_eager(self) -> contextlib.AbstractContextManager[Any]:
         return contextlib.nullcontext()  # a graph step's fn is only ever built, never run eagerly

@@ -8,22 +8,26 @@ lives with graph mode (``graph_keras.py``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .base import Backend
 
 __all__ = ["KerasLoop", "ModelRunner"]
 
 _FUNCTIONS = ("train_function", "test_function", "predict_function")
+_STEPS = ("train_step", "test_step", "predict_step")
 
 
 class ModelRunner:
     """What ``be.keras(model)`` returns: ``fit``, ``evaluate`` and ``predict`` in the backend's mode."""
 
-    def fit(self, x: Any, y: Any = None, **kwargs: Any) -> Any:
+    def fit(self, x: Any = None, y: Any = None, **kwargs: Any) -> Any:
         """``model.fit(x, y, **kwargs)`` in this mode; returns Keras' ``History``."""
         raise NotImplementedError
 
-    def evaluate(self, x: Any, y: Any = None, **kwargs: Any) -> Any:
+    def evaluate(self, x: Any = None, y: Any = None, **kwargs: Any) -> Any:
         """``model.evaluate(x, y, **kwargs)`` in this mode."""
         raise NotImplementedError
 
@@ -33,41 +37,64 @@ class ModelRunner:
 
 
 class KerasLoop(ModelRunner):
-    """Keras' own loop, with the model compiled as the mode says."""
+    """Keras' own loop, with the model compiled as the mode says.
 
-    def __init__(
-        self,
-        model: Any,
-        *,
-        run_eagerly: bool,
-        jit_compile: bool,
-        held: Callable[[str], AbstractContextManager[Any]] = lambda _: nullcontext(),
-    ):
+    Only the model's steps are dualtf's: with ``deterministic_random`` they draw from the backend's
+    generator (the registry held while ``train_step``, ``test_step`` or ``predict_step`` runs or is
+    traced); the loop around them — data adapters, shuffling, callbacks — is Keras' and TensorFlow's own.
+    """
+
+    #: Whether the model's steps are wrapped here (graph mode runs them as steps of its own instead).
+    _hold_in_steps = True
+
+    def __init__(self, backend: Backend, model: Any, *, run_eagerly: bool, jit_compile: bool):
+        self.backend = backend
         self.model = model
         self._settings = {"run_eagerly": run_eagerly, "jit_compile": jit_compile}
-        self._held = held  # what dualtf holds while Keras' loop runs its steps (deterministic random)
+
+    def _check(self) -> None:
+        """Refused before Keras runs anything: a closed backend, a model with another backend's variables."""
+        be, model = self.backend, self.model
+        be._check_open()
+        for var in model.variables:
+            be._check_variable(var, f"Variable `{getattr(var, 'path', var.name)}` of model `{model.name}`")
+
+    def _held_step(self, step: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def held(data: Any) -> Any:
+            with self.backend._dualtf_building("keras step"):
+                return step(data)
+
+        return held
 
     @contextmanager
     def _mode(self) -> Iterator[None]:
-        saved = {name: getattr(self.model, name) for name in self._settings}
+        self._check()
+        model = self.model
+        saved = {name: getattr(model, name) for name in self._settings}
+        wrapped = self._hold_in_steps and self.backend._random is not None
         for name in _FUNCTIONS:  # Keras caches its compiled loop functions: rebuild them for this mode
-            setattr(self.model, name, None)
+            setattr(model, name, None)
         try:
             for name, value in self._settings.items():
-                setattr(self.model, name, value)
-            with self._held("keras"):
-                yield
+                setattr(model, name, value)
+            if wrapped:  # Keras makes its functions from these attributes: the instance's shadow the class's
+                for name in _STEPS:
+                    setattr(model, name, self._held_step(getattr(model, name)))
+            yield
         finally:
+            if wrapped:
+                for name in _STEPS:
+                    vars(model).pop(name, None)
             for name, value in saved.items():
-                setattr(self.model, name, value)
+                setattr(model, name, value)
             for name in _FUNCTIONS:
-                setattr(self.model, name, None)
+                setattr(model, name, None)
 
-    def fit(self, x: Any, y: Any = None, **kwargs: Any) -> Any:
+    def fit(self, x: Any = None, y: Any = None, **kwargs: Any) -> Any:
         with self._mode():
             return self.model.fit(x, y, **kwargs)
 
-    def evaluate(self, x: Any, y: Any = None, **kwargs: Any) -> Any:
+    def evaluate(self, x: Any = None, y: Any = None, **kwargs: Any) -> Any:
         with self._mode():
             return self.model.evaluate(x, y, **kwargs)
 

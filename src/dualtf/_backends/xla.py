@@ -103,7 +103,7 @@ class XlaBackend(Backend):
         return compiled
 
     def _keras_runner(self, model: Any) -> ModelRunner:
-        return KerasLoop(model, run_eagerly=False, jit_compile=True, held=self._dualtf_building)
+        return KerasLoop(self, model, run_eagerly=False, jit_compile=True)
 
 
 backend_class = XlaBackend

@@ -1,13 +1,15 @@
-"""Every TensorFlow name dualtf replaces at run time: one row each, held only while a step's ``fn`` runs.
+"""Every TensorFlow (and Keras) name dualtf replaces at run time: one row each, held only while dualtf runs steps.
 
 dualtf runs TF1 code as written in every mode by replacing a few TensorFlow objects. Each
 replacement is a :class:`Replacement` row of :data:`REPLACEMENTS`: its target (``module:attribute``),
 the feature that needs it, what it is held while, and why no op scan or public API does the
 job. A row is installed by its first user and put back by its last (:class:`~.installed.Installed`),
-and only while dualtf builds or runs a step's ``fn`` (:class:`~.code.StepCode`) — ``held_while``
-is ``"step"`` for every row; a row held for a backend's whole life would need a written reason,
-and there is none. Every replacement also asks :func:`~.context.current` first, so even while it
-is installed, other threads, the user's own graphs and Sessions and the block outside steps see
+and only while dualtf builds or runs a step's ``fn`` (:class:`~.code.StepCode`): ``held_while``
+is ``"step"`` — or ``"keras loop"`` for the two rows graph mode's ``be.keras(model)`` holds while
+Keras' own loop runs its Session steps (:mod:`.served`). A row held for a backend's whole life
+would need a written reason, and there is none. Every replacement also asks the thread's context
+first (:func:`~.context.current`, or :func:`~.served.served_by`'s server), so even while it is
+installed, other threads, the user's own graphs and Sessions and the block outside steps see
 TensorFlow's own behaviour.
 
 A target TensorFlow no longer has makes only its feature unavailable: :func:`hold` skips it,
@@ -29,6 +31,7 @@ from .gradients import gradients_from_the_tape
 from .installed import Installed
 from .layers import tf1_layers_from_tf_keras
 from .random import drawn_by_the_generator
+from .served import assigned_by_the_session, read_by_the_session
 
 __all__ = ["FEATURES", "REPLACEMENTS", "Replacement", "hold", "markdown_table", "missing", "resolve"]
 
@@ -40,7 +43,8 @@ class Replacement(NamedTuple):
     target: str
     #: The feature that needs it: TF1 calls, TF1 layers, TF1 gradients, deterministic random.
     feature: str
-    #: ``"step"``: while dualtf builds or runs a step's fn (the only value any row has).
+    #: ``"step"``: while dualtf builds or runs a step's fn; ``"keras loop"``: while graph mode's
+    #: ``be.keras(model)`` runs Keras' own loop, whose steps the Session runs.
     held_while: str
     #: Why a replacement, rather than a scan of the built ops or a public API.
     why: str
@@ -111,6 +115,23 @@ REPLACEMENTS: tuple[Replacement, ...] = (
         "under eager execution TensorFlow refuses a tensor loss; an eager step's run records a tape, and the "
         "gradients come from it (TF1 differentiates its graph)",
         gradients_from_the_tape,
+    ),
+    Replacement(
+        "keras.src.backend.common.variables:Variable.value",
+        "graph_keras",
+        "keras loop",
+        "graph mode runs Keras' own loop eagerly and its steps through the Session: what the loop and its "
+        "callbacks read eagerly (a metric's result, ModelCheckpoint's save, get_weights) of a model whose "
+        "variables live in the graph is read by a Session run; every read of a Keras variable goes through it",
+        read_by_the_session,
+    ),
+    Replacement(
+        "keras.src.backend.tensorflow.core:Variable._direct_assign",
+        "graph_keras",
+        "keras loop",
+        "the same loop's eager assigns (reset_metrics, LearningRateScheduler, set_weights, EarlyStopping's best "
+        "weights) of a graph variable are Session runs; every assign of a Keras variable goes through it",
+        assigned_by_the_session,
     ),
     *(
         Replacement(f"tensorflow.python.ops.{module}:{name}", "deterministic_random", "step", _RANDOM_WHY, replace)
