@@ -67,3 +67,9 @@ def xla_off_by_1e4(be):
     """Differs under xla by 1e-4 relative: a tolerance given for xla alone must cover it."""
     x = be.feed("x", tf.float32, shape=[])
     return be.function(lambda x: x * (1.0 + (1e-4 if be.mode == "xla" else 0.0)), [x])
+
+
+def step_fails(be):
+    """Builds in every mode; its one call fails at run time (a check of the fed value)."""
+    x = be.feed("x", tf.float32, shape=[])
+    return be.function(lambda x: tf.debugging.assert_positive(x) or x, [x])

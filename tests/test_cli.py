@@ -1,19 +1,46 @@
-"""The dualtf command, run as a real subprocess."""
+"""The dualtf command: once as a real subprocess (what a user's shell runs), otherwise ``main()`` in-process."""
 
 import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+
+from dualtf.cli import main
 
 HERE = Path(__file__).parent
 PROGRAMS = str(HERE / "programs.py")
 
 
-def dualtf(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "dualtf", *args], capture_output=True, text=True, timeout=600, cwd=cwd)
+@pytest.fixture
+def dualtf(capsys):
+    """``dualtf ARGS`` in this process: its exit status and what it printed."""
+
+    def run(*args):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse: --version, usage errors
+            code = exc.code
+        out = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
+
+    return run
+
+
+def test_the_installed_command_runs_quietly(tmp_path, feeds_file):
+    """The real ``python -m dualtf`` (a subprocess: a fresh TensorFlow import): no TensorFlow start-up lines."""
+    out = subprocess.run(
+        [sys.executable, "-m", "dualtf", "compare", f"{PROGRAMS}:affine", "--feeds", str(feeds_file)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "agree" in out.stdout
+    assert out.stderr == "", out.stderr  # TensorFlow 2.21's I0000/E0000 lines hidden
 
 
 @pytest.fixture
@@ -23,7 +50,7 @@ def feeds_file(tmp_path):
     return path
 
 
-def test_profile_writes_every_output(tmp_path, feeds_file):
+def test_profile_writes_every_output(dualtf, tmp_path, feeds_file):
     out = dualtf(
         "profile",
         f"{PROGRAMS}:affine",
@@ -51,7 +78,7 @@ def test_profile_writes_every_output(tmp_path, feeds_file):
     assert (tmp_path / "traces" / "graph" / "step.trace.json").is_file()
 
 
-def test_compare_agrees_and_disagrees(feeds_file):
+def test_compare_agrees_and_disagrees(dualtf, feeds_file):
     ok = dualtf("compare", f"{PROGRAMS}:affine", "--feeds", str(feeds_file), "--steps", "2")
     assert ok.returncode == 0, ok.stderr
     assert "agree" in ok.stdout
@@ -60,7 +87,7 @@ def test_compare_agrees_and_disagrees(feeds_file):
     assert "output of call 1: modes 'eager' and 'graph' differ: max abs diff 1" in bad.stderr
 
 
-def test_compare_a_program_with_two_steps_and_per_mode_tolerances(tmp_path):
+def test_compare_a_program_with_two_steps_and_per_mode_tolerances(dualtf, tmp_path):
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(4, 3)).astype(np.float32), rng.normal(size=(4, 1)).astype(np.float32)
     feeds = tmp_path / "steps.npz"
@@ -79,7 +106,9 @@ def test_compare_a_program_with_two_steps_and_per_mode_tolerances(tmp_path):
     [
         (["profile", f"{PROGRAMS}:affine", "--modes", "eager,jit"], "unknown mode 'jit'"),
         (["profile", "no_such_module_xyz:prog"], "A program's module must be importable"),
-        (["profile", f"{PROGRAMS}:missing"], "A program must name a function"),
+        (["profile", f"{PROGRAMS}:missing"], "Received: 'missing': the module has no such name."),
+        (["compare", f"{PROGRAMS}:affine", "--modes", "xla"], "must name at least two different modes"),
+        (["compare", f"{PROGRAMS}:affine", "--modes", "graph,graph"], "must name at least two different modes"),
         (["compare", f"{PROGRAMS}:affine", "--rtol", "jit=1e-3"], "A tolerance must be a number, or MODE=number"),
         (["profile", f"{PROGRAMS}:affine", "--steps", "0"], "--steps must be an int >= 1"),
         (
@@ -88,20 +117,21 @@ def test_compare_a_program_with_two_steps_and_per_mode_tolerances(tmp_path):
         ),
         (["profile", f"{PROGRAMS}:affine", "--feeds", "/no/such.npz"], "--feeds must be a readable .npz file"),
         (["profile", f"{PROGRAMS}:affine", "--modes", "eager"], "no value for feed `x`"),
+        (["profile", f"{PROGRAMS}:affine", "--modes", "eager"], "Feed values come from --feeds FILE.npz."),
         (
             ["profile", f"{PROGRAMS}:not_a_program", "--modes", "eager"],
             "A program must return the step made by be.function()",
         ),
     ],
 )
-def test_bad_input_exits_2_with_a_named_message(args, message):
+def test_bad_input_exits_2_with_a_named_message(dualtf, args, message):
     out = dualtf(*args)
     assert out.returncode == 2, (out.stdout, out.stderr)
     assert message in out.stderr
     assert "median" not in out.stdout  # nothing was measured
 
 
-def test_demo_prints_every_example(tmp_path):
+def test_demo_prints_every_example(dualtf, tmp_path):
     out = dualtf(
         "demo", "--modes", "graph,eager,function,xla", "--min-time", "0.01", "--markdown", str(tmp_path / "demo.md")
     )
@@ -109,3 +139,30 @@ def test_demo_prints_every_example(tmp_path):
     for name in ("constants", "variables", "feeds", "mlp_training"):
         assert f"dualtf profile: {name}" in out.stdout
     assert (tmp_path / "demo.md").read_text().count("| xla |") == 4
+
+
+@pytest.mark.parametrize(
+    ("program", "message"),
+    [
+        ("fails", "fails failed in mode 'graph': RuntimeError: this worker fails on purpose (--traceback shows where)"),
+        ("step_fails", "step_fails failed in mode 'graph': StepError: "),
+    ],
+)
+def test_a_failing_program_exits_1_naming_the_mode_without_a_traceback(dualtf, tmp_path, program, message):
+    np.savez(tmp_path / "x.npz", x=np.float32(-1.0))
+    out = dualtf("profile", f"{PROGRAMS}:{program}", "--modes", "graph", "--feeds", str(tmp_path / "x.npz"))
+    assert out.returncode == 1, out.stderr
+    assert message in out.stderr and "Traceback" not in out.stderr
+    shown = dualtf("--traceback", "profile", f"{PROGRAMS}:fails", "--modes", "graph")
+    assert shown.returncode == 1 and "Traceback (most recent call last)" in shown.stderr
+
+
+def test_version(dualtf):
+    out = dualtf("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"dualtf {dualtf_version()}"
+
+
+def dualtf_version():
+    from importlib.metadata import version
+
+    return version("dualtf")

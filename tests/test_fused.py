@@ -93,13 +93,14 @@ def _benchmarks():
             importlib.import_module("bench_fused"),
             importlib.import_module("bench_overhead"),
             importlib.import_module("_docs"),
+            importlib.import_module("bench_keras"),
         )
     finally:
         sys.path.pop(0)
 
 
 def test_performance_md_holds_the_benchmarks_own_tables():
-    bench_fused, bench_overhead, docs = _benchmarks()
+    bench_fused, bench_overhead, docs, bench_keras = _benchmarks()
     fused = docs.block("bench_fused")
     row = {"workload": "mlp", "row": "graph, 1 step/call", "us_per_step": 1.0, "ratio": 1.0}
     assert fused[2:4] == bench_fused.table([row], 100).splitlines()[2:4]  # the script's header: generated
@@ -112,10 +113,15 @@ def test_performance_md_holds_the_benchmarks_own_tables():
     row = {"workload": "add3", "mode": "graph", "dualtf_us": 1.0, "raw_us": 1.0, "ratio": 1.0}
     assert overhead[2:4] == bench_overhead.table([row], 15).splitlines()[2:4]
     assert len([line for line in overhead if line.startswith("| ") and "workload" not in line]) == 8
+    keras_fit = docs.block("bench_keras")
+    row = {"workload": "mlp", "steps_per_execution": 1, "mode": "graph", "us_per_step": 1.0, "reference": "-"}
+    assert keras_fit[2:4] == bench_keras.table([{**row, "reference_us": 1.0, "ratio": 1.0}], 64).splitlines()[2:4]
+    cells = {tuple(line.split(" | ")[:3]) for line in keras_fit[4:]}
+    assert {(f"| {w}", str(k), m) for w in ("mlp", "cnn") for k in (1, 32) for m in dualtf.MODES} <= cells
 
 
 def test_update_docs_rewrites_only_the_marked_block(tmp_path):
-    *_, docs = _benchmarks()
+    _, _, docs, _ = _benchmarks()
     begin, end = docs.markers("bench")
     doc = tmp_path / "perf.md"
     doc.write_text(f"before\n{begin}\nold\n{end}\nafter\n")

@@ -231,3 +231,18 @@ def test_a_model_of_another_backend_is_refused_by_name(dualtf_mode):
 def test_keras_needs_a_model(dualtf_backend):
     with pytest.raises(dualtf.DualTFError, match=r"The model of keras\(\) must be a keras.Model\. Received: int"):
         dualtf_backend.keras(3)
+
+
+def test_keras_functions_are_kept_between_calls_and_made_again_after_compile(dualtf_backend):
+    """Like plain Keras, a second fit does not trace (or compile, or build) again; compile() again does."""
+    model, recorder = _model()
+    dualtf_backend.keras(model).fit(X, Y, batch_size=8, verbose=0)
+    first = len(recorder.eager_calls)
+    dualtf_backend.keras(model).fit(X, Y, batch_size=8, verbose=0)
+    again = len(recorder.eager_calls) - first
+    assert again == (1 if dualtf_backend.mode == "eager" else 0)  # eager runs the layer; the others reuse
+    model.compile(optimizer="adam", loss="mae")
+    before = dualtf_backend.keras(model).predict(X, verbose=0)
+    history = dualtf_backend.keras(model).fit(X, Y + 1, batch_size=8, verbose=0)
+    assert len(recorder.eager_calls) - first - again >= 1  # the new loss and optimizer: made again
+    np.testing.assert_allclose(history.history["loss"][0], np.abs(before - (Y + 1)).mean(), rtol=1e-5)  # mae

@@ -64,6 +64,10 @@ def test_command_line_and_ini_narrow_the_run(pytester):
     result = _run(pytester)
     result.assert_outcomes(passed=2)
     assert _ids(result) == ["test_matmul[graph]", "test_mode[graph]"]
+    for listed in ("graph,eager", "graph eager", "graph, eager"):  # the command line's form works in the ini too
+        pytester.makeini(f"[pytest]\ndualtf_modes = {listed}\n")
+        result = _run(pytester)
+        result.assert_outcomes(passed=4)
 
 
 def test_conftest_fixture_and_k_narrow(pytester):

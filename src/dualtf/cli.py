@@ -1,8 +1,11 @@
 """The ``dualtf`` command: ``profile``, ``compare`` and ``demo``.
 
-Bad input (an unknown mode, a program that cannot be imported, feeds that do
-not match, an unwritable output path) prints one line to stderr and exits with
-status 2 before anything is measured; ``compare`` exits 1 when modes disagree.
+Exit status: 0 when all went well; 1 when the program failed in a mode (built or ran: the
+mode and the error on one line, the traceback with ``--traceback``) or, for ``compare``,
+when modes disagree; 2 for bad input (an unknown mode, a program that cannot be imported
+or returns no step, feeds that do not match, an unwritable output path), one line on stderr
+before anything is measured. TensorFlow's start-up log lines are kept off stderr
+(``--tf-logs`` shows them).
 """
 
 from __future__ import annotations
@@ -14,7 +17,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._errors import DualTFError, error_message
+from ._errors import (
+    DualTFError,
+    FeedError,
+    ModeError,
+    NotInstalledError,
+    ProgramLoadError,
+    StrategyError,
+    error_message,
+)
 from ._modes import MODES, parse_modes
 from ._paths import writable_file
 from .program import Program, load_program
@@ -22,6 +33,43 @@ from .program import Program, load_program
 __all__ = ["main"]
 
 USAGE_ERROR = 2
+PROGRAM_FAILED = 1
+#: What the user gave wrong (or has not installed), wherever raised: exit 2. Any other DualTFError raised
+#: before a program ran is bad input too; anything a program raises while it runs in a mode: exit 1.
+_BAD_INPUT = (ProgramLoadError, ModeError, StrategyError, FeedError, NotInstalledError)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dualtf")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree without installing
+        return "unknown"
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow (and find its devices) with stderr closed: TensorFlow 2.21 writes its start-up
+    lines before it reads TF_CPP_MIN_LOG_LEVEL. An import error is raised as usual, stderr restored."""
+    if "tensorflow" in sys.modules:
+        return
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (captured in tests): nothing to hide
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    except ImportError:  # no TensorFlow: the command says what to install when it needs it
+        pass
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _load_feeds(path: str | None) -> dict[str, Any]:
@@ -147,6 +195,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from .testing import assert_modes_agree
 
     modes = args.modes
+    if modes is not None and len(set(modes)) < 2:
+        raise ModeError(error_message("--modes of compare must name at least two different modes.", ",".join(modes)))
     program = load_program(args.program)
     feeds = _load_feeds(args.feeds)
     try:
@@ -189,6 +239,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dualtf", description="Run, compare and profile one TensorFlow program in every mode."
     )
+    parser.add_argument("--version", action="version", version=f"dualtf {_version()}")
+    parser.add_argument(
+        "--traceback", action="store_true", help="print the traceback when a program fails (default: one line)"
+    )
+    parser.add_argument("--tf-logs", action="store_true", help="show TensorFlow's start-up log lines (default: hidden)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def measured(p: argparse.ArgumentParser) -> None:
@@ -260,11 +315,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "steps", None) is not None and args.steps < 1:
         print(f"dualtf {args.command}: --steps must be an int >= 1. Received: {args.steps}.", file=sys.stderr)
         return USAGE_ERROR
+    if not args.tf_logs:
+        _import_tensorflow_quietly()
     try:
         return int(args.run(args))
-    except DualTFError as exc:
-        print(f"dualtf {args.command}: {exc}", file=sys.stderr)
-        return USAGE_ERROR
+    except Exception as exc:
+        mode = getattr(exc, "dualtf_mode", None)
+        if isinstance(exc, _BAD_INPUT) or (isinstance(exc, DualTFError) and mode is None):
+            hint = " Feed values come from --feeds FILE.npz." if isinstance(exc, FeedError) else ""
+            print(f"dualtf {args.command}: {exc}{hint}", file=sys.stderr)
+            return USAGE_ERROR
+        if args.traceback:  # the program failed: name the mode; the traceback only when asked
+            import traceback
+
+            traceback.print_exc()
+        where = f"{getattr(args, 'program', 'the program')} failed" + (f" in mode {mode!r}" if mode else "")
+        hint = "" if args.traceback or isinstance(exc, DualTFError) else " (--traceback shows where)"
+        print(f"dualtf {args.command}: {where}: {type(exc).__name__}: {exc}{hint}", file=sys.stderr)
+        return PROGRAM_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,11 +16,12 @@ profiler, the ``dualtf`` command and multi-worker runs all go through here.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -73,12 +74,12 @@ def checked_step(step: object) -> Step:
     >>> checked_step(42)
     Traceback (most recent call last):
     ...
-    dualtf._errors.DualTFError: A program must return the step made by be.function(). Received: int 42.
+    dualtf._errors.ProgramLoadError: A program must return the step made by be.function(). Received: int 42.
     """
     from ._backends.step import Step
 
     if not isinstance(step, Step):
-        raise DualTFError(
+        raise ProgramLoadError(
             error_message("A program must return the step made by be.function().", f"{type(step).__name__} {step!r}")
         )
     return step
@@ -104,12 +105,12 @@ def checked_steps(result: object) -> dict[str, Step]:
     else:
         return {"step": checked_step(result)}
     if not named:
-        raise DualTFError(
+        raise ProgramLoadError(
             error_message("A program must return at least one step.", f"an empty {type(result).__name__}")
         )
     for name, value in named.items():
         if not isinstance(value, Step):
-            raise DualTFError(
+            raise ProgramLoadError(
                 error_message(
                     "A program must return the step made by be.function() (or a dict or tuple of them); "
                     f"step `{name}` is not one.",
@@ -159,6 +160,7 @@ def load_program(spec: str) -> Callable[..., Any]:
             if loader_spec is None or loader_spec.loader is None:
                 raise ProgramLoadError(error_message("A program's file must be Python source.", repr(module_name)))
             module = importlib.util.module_from_spec(loader_spec)
+            sys.modules[loader_spec.name] = module  # as an import would: AutoGraph reads the module of fn's code
             loader_spec.loader.exec_module(module)
         else:
             if os.getcwd() not in sys.path:
@@ -168,12 +170,25 @@ def load_program(spec: str) -> Callable[..., Any]:
         raise ProgramLoadError(
             error_message("A program's module must be importable.", f"{module_name!r} ({exc})")
         ) from None
-    program = getattr(module, attr, None)
+    sentence = f"A program must name a function in {module_name!r}."
+    if not hasattr(module, attr):
+        raise ProgramLoadError(error_message(sentence, f"{attr!r}: the module has no such name"))
+    program = getattr(module, attr)
     if not callable(program):
-        raise ProgramLoadError(
-            error_message(f"A program must name a function in {module_name!r}.", f"{attr!r} ({type(program).__name__})")
-        )
+        raise ProgramLoadError(error_message(sentence, f"{attr!r} ({type(program).__name__})"))
     return program  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def failing_in(mode: str) -> Iterator[None]:
+    """An exception leaving the block says it was raised in ``mode`` (its ``dualtf_mode``, set once)."""
+    try:
+        yield
+    except BaseException as exc:
+        if getattr(exc, "dualtf_mode", None) is None:
+            with contextlib.suppress(AttributeError, TypeError):  # a built-in that takes no attributes
+                exc.dualtf_mode = mode  # type: ignore[attr-defined]
+        raise
 
 
 def run_program(
@@ -202,7 +217,7 @@ def run_program(
     from ._backends.tensors import variable_label
 
     check_int("steps", steps, 1)
-    with backend(mode, seed=seed, strategy=strategy, deterministic_random=deterministic_random) as be:
+    with failing_in(mode), backend(mode, seed=seed, strategy=strategy, deterministic_random=deterministic_random) as be:
         returned = program(be)
         named = checked_steps(returned)
         if driver is None and len(named) > 1:

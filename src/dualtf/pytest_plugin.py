@@ -94,8 +94,8 @@ def _configured(
     option = config.getoption(f"--dualtf-{name}")
     if option is not None:
         return _usage(parse, option, f"--dualtf-{name}")
-    ini = config.getini(f"dualtf_{name}")
-    return _usage(parse, ini, f"ini option dualtf_{name}") if ini else every
+    ini = config.getini(f"dualtf_{name}")  # "graph eager" or "graph,eager": one list, parsed as the option's
+    return _usage(parse, ",".join(ini), f"ini option dualtf_{name}") if ini else every
 
 
 def _usage(parse: Callable[[object, str], tuple[str, ...]], value: object, where: str) -> tuple[str, ...]:

@@ -185,6 +185,7 @@ class Backend(abc.ABC):
         self._lock = threading.RLock()
         self._feeds: dict[str, Feed] = {}
         self._own_variables: dict[int, tf.Variable] = {}  # by id, in creation order
+        self._keras_runners: dict[int, ModelRunner] = {}  # by the model's id; each holds its model
         self._step_codes: weakref.WeakKeyDictionary[Step, StepCode] = weakref.WeakKeyDictionary()  # for reuse=
         self._stack = contextlib.ExitStack()
         self._entered: tuple[int, int] | None = None  # (thread, entry number) once its block is entered
@@ -427,7 +428,11 @@ class Backend(abc.ABC):
 
         if not isinstance(model, keras.Model):
             raise DualTFError(format_error("The model of keras()", "a keras.Model", f"{type(model).__name__}"))
-        return self._keras_runner(model)
+        with self._lock:  # one runner per model: what it traces, compiles or builds is kept between calls
+            runner = self._keras_runners.get(id(model))
+            if runner is None or runner.model is not model:
+                runner = self._keras_runners[id(model)] = self._keras_runner(model)
+        return runner
 
     def function(
         self,

@@ -151,7 +151,6 @@ class GraphBackend(Backend):
         self._assigners: dict[int, tuple[tf.Tensor, tf.Operation]] = {}
         self._reads: dict[int, tf.Tensor] = {}
         self._epochs: dict[int, _Epochs] = {}
-        self._keras_loops: dict[int, GraphKerasLoop] = {}
 
     def _close(self) -> None:
         try:
@@ -307,10 +306,7 @@ class GraphBackend(Backend):
         return list(seen.values())
 
     def _keras_runner(self, model: Any) -> ModelRunner:
-        runner = self._keras_loops.get(id(model))
-        if runner is None:  # one per model: its steps are built once per batch structure
-            runner = self._keras_loops[id(model)] = GraphKerasLoop(self, model)
-        return runner
+        return GraphKerasLoop(self, model)
 
     def _tf1_eager(self) -> contextlib.AbstractContextManager[Any]:
         return contextlib.nullcontext()  # a graph step's fn is only ever built, never run eagerly

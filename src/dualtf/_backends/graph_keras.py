@@ -66,8 +66,13 @@ class GraphKerasLoop(KerasLoop):
     def __init__(self, backend: Backend, model: Any):
         super().__init__(backend, model, run_eagerly=False, jit_compile=False)
         self._serial = next(_serials)
+        self._builds = itertools.count()  # numbers the feeds of each build: a feed name is declared once
         self._steps: dict[tuple[str, str], Step] = {}
         self._server = _Server(backend)
+
+    def _recompiled(self) -> None:
+        super()._recompiled()
+        self._steps.clear()  # built with the old optimizer, loss and metrics
 
     def fit(self, x: Any = None, y: Any = None, **kwargs: Any) -> Any:
         if isinstance(kwargs.get("validation_data"), tf.data.Dataset):
@@ -147,7 +152,7 @@ class GraphKerasLoop(KerasLoop):
     def _build(self, kind: str, step_fn: Callable[[Any], Any], data: Any) -> Step:
         be, leaves = self.backend, tf.nest.flatten(data)
         present = [i for i, leaf in enumerate(leaves) if leaf is not None]
-        n = len(self._steps)
+        n = next(self._builds)
         feeds = [
             be.feed(f"keras{self._serial}_{kind}{n}_{j}", leaves[i].dtype, (None, *leaves[i].shape[1:]))
             for j, i in enumerate(present)

@@ -23,6 +23,9 @@ _STEPS = ("train_step", "test_step", "predict_step")
 class ModelRunner:
     """What ``be.keras(model)`` returns: ``fit``, ``evaluate`` and ``predict`` in the backend's mode."""
 
+    #: The Keras model it runs.
+    model: Any
+
     def fit(self, x: Any = None, y: Any = None, **kwargs: Any) -> Any:
         """``model.fit(x, y, **kwargs)`` in this mode; returns Keras' ``History``."""
         raise NotImplementedError
@@ -51,6 +54,8 @@ class KerasLoop(ModelRunner):
         self.backend = backend
         self.model = model
         self._settings = {"run_eagerly": run_eagerly, "jit_compile": jit_compile}
+        self._functions: dict[str, Any] = {}
+        self._compiled_as: tuple[Any, ...] | None = None
 
     def _check(self) -> None:
         """Refused before Keras runs anything: a closed backend, a model with another backend's variables."""
@@ -66,17 +71,33 @@ class KerasLoop(ModelRunner):
 
         return held
 
+    def _compiled(self) -> tuple[Any, ...]:
+        """What ``model.compile`` makes anew each time: a change means Keras' functions must be made again."""
+        return (self.model.optimizer, *self.model.metrics, self.model.steps_per_execution)
+
+    def _recompiled(self) -> None:
+        """The model was compiled again since the last call: forget what was built for the old compile."""
+        self._functions = {}
+
     @contextmanager
     def _mode(self) -> Iterator[None]:
         self._check()
         model = self.model
-        saved = {name: getattr(model, name) for name in self._settings}
+        compiled, before = self._compiled(), self._compiled_as
+        if (
+            before is None
+            or len(compiled) != len(before)
+            or any(a is not b and not (isinstance(a, int) and a == b) for a, b in zip(compiled, before, strict=True))
+        ):
+            self._recompiled()
+        self._compiled_as = compiled
+        saved = {name: getattr(model, name) for name in (*self._settings, *_FUNCTIONS)}
         wrapped = self._hold_in_steps and self.backend._random is not None
-        for name in _FUNCTIONS:  # Keras caches its compiled loop functions: rebuild them for this mode
-            setattr(model, name, None)
         try:
             for name, value in self._settings.items():
                 setattr(model, name, value)
+            for name in _FUNCTIONS:  # this mode's functions, traced (and compiled) once, kept between calls
+                setattr(model, name, self._functions.get(name))
             if wrapped:  # Keras makes its functions from these attributes: the instance's shadow the class's
                 for name in _STEPS:
                     setattr(model, name, self._held_step(getattr(model, name)))
@@ -85,10 +106,9 @@ class KerasLoop(ModelRunner):
             if wrapped:
                 for name in _STEPS:
                     vars(model).pop(name, None)
-            for name, value in saved.items():
+            self._functions = {name: getattr(model, name) for name in _FUNCTIONS}
+            for name, value in saved.items():  # the model's own settings and functions, as they were
                 setattr(model, name, value)
-            for name in _FUNCTIONS:
-                setattr(model, name, None)
 
     def fit(self, x: Any = None, y: Any = None, **kwargs: Any) -> Any:
         with self._mode():

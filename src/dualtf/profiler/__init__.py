@@ -20,7 +20,7 @@ from .._errors import DualTFError, UnsupportedCombinationError, check_int, forma
 from .._modes import available_modes, parse_modes
 from .._paths import writable_dir
 from .._tf_private import require_tensorflow
-from ..program import FeedValues, Program, checked_step, feed_arguments
+from ..program import FeedValues, Program, checked_step, failing_in, feed_arguments
 from .report import ModeProfile, ProfileReport
 
 __all__ = ["ModeProfile", "ProfileReport", "profile"]
@@ -116,7 +116,7 @@ def profile(
         except UnsupportedCombinationError as exc:
             skipped.append((mode, str(strategy), str(exc)))
             continue
-        with be:
+        with failing_in(mode), be:
             rows.append(_measure_cell(be, program, feeds, steps, warmup, min_time, out_dir, rss_before))
     return ProfileReport(
         program=name or str(getattr(program, "__name__", repr(program))),
