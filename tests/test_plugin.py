@@ -214,15 +214,58 @@ def test_leaked_default_graph_fails_the_test(pytester):
     result.stdout.fnmatch_lines(["*a different default graph was left entered*"])
 
 
-def test_profile_option_prints_a_summary(pytester, tmp_path):
-    pytester.makepyfile(test_basic=BASIC)
+XFAILS_IN_EAGER = """
+import pytest
+
+@pytest.mark.dualtf(xfail={"eager": (ZeroDivisionError, "on purpose")})
+def test_xfails_in_eager(dualtf_backend, dualtf_mode):
+    if dualtf_mode == "eager":
+        1 / 0
+"""
+
+
+def test_profile_option_gathers_every_workers_passed_tests(pytester, tmp_path):
+    """Under pytest-xdist (two workers) the controller prints every passed test's time; an xfailed one is
+    not mixed in."""
+    pytester.makepyfile(test_basic=BASIC, test_xfail=XFAILS_IN_EAGER)
     out = tmp_path / "timings.json"
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "--dualtf-profile", f"--dualtf-profile-json={out}")
-    result.assert_outcomes(passed=8)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:randomly", "-n", "2", "--dualtf-profile", f"--dualtf-profile-json={out}"
+    )
+    result.assert_outcomes(passed=11, xfailed=1)
     result.stdout.fnmatch_lines(["*dualtf profile*", "*test_matmul*"])
     data = json.loads(out.read_text())
     assert {row["mode"] for row in data["tests"]} == set(MODES)
-    assert all(row["seconds"] > 0 for row in data["tests"])
+    assert len(data["tests"]) == 7 and all(row["seconds"] > 0 for row in data["tests"])  # the backend's 4 + 3
+    assert not any("test_xfails_in_eager[eager]" in row["test"] for row in data["tests"])
+
+
+def test_a_marker_on_a_test_without_a_dualtf_fixture_warns(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.dualtf(modes=["graph"])
+        def test_plain():
+            pass
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*@pytest.mark.dualtf on test_*.py::test_plain does nothing*"])
+
+
+def test_asking_only_for_the_mode_imports_no_tensorflow(pytester):
+    pytester.makepyfile(
+        """
+        import sys
+
+        def test_name(dualtf_mode):
+            assert "tensorflow" not in sys.modules
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--dualtf-modes", "graph,eager,function")
+    result.assert_outcomes(passed=3)
 
 
 def test_strategy_axis_joins_ids_and_skips_with_reasons(pytester):

@@ -1,5 +1,8 @@
 """The semantics every mode must share (where a toy version fails), run in every mode."""
 
+import gc
+import logging
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -258,3 +261,17 @@ def test_fast_path_is_taken_and_steps_stay_cheap(dualtf_backend):
     assert step.trace_count == (1 if be.mode in ("function", "xla") else None)
     if ops_before is not None:
         assert len(be.graph.get_operations()) == ops_before
+
+
+@pytest.mark.dualtf(modes=["graph", "eager", "function"])  # xla refuses assertions by name (test_bad_input)
+def test_an_assertion_in_a_step_logs_nothing(dualtf_backend, caplog):
+    """A correct tf.debugging.assert_positive in a step: no TensorFlow "Object was never used" error (graph
+    mode runs it as every side effect is run, as tf.function does)."""
+    x = dualtf_backend.feed("x", tf.float32, [])
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        step = dualtf_backend.function(lambda x: (tf.debugging.assert_positive(x), x * 2)[1], [x])
+        assert step(1.0) == 2.0
+        gc.collect()
+    assert not [r for r in caplog.records if "never used" in r.getMessage()]
+    with pytest.raises(dualtf.StepError):
+        step(-1.0)

@@ -18,9 +18,10 @@ for one test; redefining ``dualtf_mode`` in a ``conftest.py``; ``-k eager``.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -36,6 +37,7 @@ _modes_key = pytest.StashKey[tuple[str, ...]]()
 _strategies_key = pytest.StashKey[tuple[str, ...]]()
 _timings_key = pytest.StashKey[list[tuple[str, str, float]]]()
 _seeded_backend_key = pytest.StashKey[Any]()
+_TIMING = "dualtf_timing"  # the user property a profiled test's (mode, seconds) travels in
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -117,6 +119,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_modes_key] = _configured(config, "modes", parse_modes, MODES)
     config.stash[_strategies_key] = _configured(config, "strategies", parse_strategies, STRATEGIES)
     config.stash[_timings_key] = []
+    config.pluginmanager.register(_Timings(config.stash[_timings_key]), "dualtf-timings")
     cpus = config.getoption("--dualtf-virtual-cpus")
     if cpus is not None:
         from ._errors import DualTFError
@@ -187,6 +190,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     dropped: list[pytest.Item] = []
     for item in items:
         arguments = _marker_arguments(item)  # validated for every marked test, parametrized or not
+        if item.get_closest_marker(_MARKER) is not None and "dualtf_mode" not in getattr(item, "fixturenames", ()):
+            item.warn(
+                pytest.PytestConfigWarning(
+                    f"@pytest.mark.dualtf on {item.nodeid} does nothing: the test uses no dualtf fixture "
+                    "(dualtf_mode, dualtf_backend)"
+                )
+            )
         params = getattr(item, "callspec", None)
         params = params.params if params is not None else {}
         mode = params.get("dualtf_mode")
@@ -216,10 +226,12 @@ def _wanted(value: str | None, marker_values: Sequence[str] | None, run_values: 
 def dualtf_mode(request: pytest.FixtureRequest) -> str:
     """The execution mode of this run of the test: one of :data:`dualtf.MODES`.
 
-    A mode this machine cannot run (``xla`` without XLA) skips with the reason.
+    A mode this machine cannot run (``xla`` without XLA) skips with the reason. Only ``xla``
+    imports TensorFlow here (to ask whether XLA compiles on this machine); the other modes are
+    checked when a backend is made, so a test that asks only for the mode's name imports nothing.
     """
     mode: str = request.param
-    reason = mode_unavailable_reason(mode)
+    reason = mode_unavailable_reason(mode) if mode == "xla" or "tensorflow" in sys.modules else None
     if reason is not None:
         pytest.skip(f"dualtf mode {mode!r} is unavailable here: {reason}")
     return mode
@@ -336,13 +348,29 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     start = time.perf_counter()
     try:
         return (yield)
-    finally:
-        item.config.stash[_timings_key].append((item.nodeid, mode, time.perf_counter() - start))
+    finally:  # on the report: pytest-xdist sends it from its worker to the controller, which gathers them
+        item.user_properties.append((_TIMING, (mode, time.perf_counter() - start)))
+
+
+class _Timings:
+    """Gathers the timings of passed tests (not xfailed, xpassed, failed or skipped) from their reports:
+    this process's, or, under pytest-xdist, every worker's (the controller receives their reports)."""
+
+    def __init__(self, timings: list[tuple[str, str, float]]):
+        self.timings = timings
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call" or not report.passed or hasattr(report, "wasxfail"):
+            return
+        for name, value in report.user_properties:
+            if name == _TIMING:
+                mode, seconds = cast("tuple[str, float]", value)
+                self.timings.append((report.nodeid, mode, seconds))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     timings = config.stash.get(_timings_key, [])
-    if not config.getoption("--dualtf-profile") or not timings:
+    if not config.getoption("--dualtf-profile") or not timings or hasattr(config, "workerinput"):
         return
     from .profiler.pytest_summary import write_summary
 

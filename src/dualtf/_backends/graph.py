@@ -7,6 +7,7 @@ graph only inside the backend's block, so every mode coexists in one process.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -71,6 +72,23 @@ class _Build(NamedTuple):
     fetches: list[tf.Tensor | None]  # one tensor (or None) per leaf of structure
     created: list[Any]  # variables the build created
     must_run: list[Any]  # stateful ops the step must run (automatic control dependencies)
+
+
+class _NeverUsed(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Object was never used" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _every_op_is_used() -> Iterator[None]:
+    """While a step is built: TensorFlow's "Object was never used" log of an op fn made and dropped (an
+    assertion's AssertGuard) is wrong here: a graph step runs every side effect, as tf.function does."""
+    logger, never_used = logging.getLogger("tensorflow"), _NeverUsed()
+    logger.addFilter(never_used)
+    try:
+        yield
+    finally:
+        logger.removeFilter(never_used)
 
 
 class _Unordered:
@@ -186,9 +204,10 @@ class GraphBackend(Backend):
         # before the read op made with it, which later builds capture (a TF1 while loop over
         # the variable does), and every step would initialize the variable again.
         try:
-            self._build_checked(converted, placeholders, ordered=False)
-            first_op = self.graph.version
-            build = self._build_checked(converted, placeholders)
+            with _every_op_is_used():
+                self._build_checked(converted, placeholders, ordered=False)
+                first_op = self.graph.version
+                build = self._build_checked(converted, placeholders)
         except BaseException:
             self._seen = self.graph.version  # a failed build's ops are not the block's: never run them
             raise
