@@ -208,6 +208,26 @@ def test_what_keras_refuses_is_refused_the_same_way_before_any_update(dualtf_bac
         np.testing.assert_array_equal(a, b)
 
 
+_ODD_FIT = {
+    "batch_size=None": ((X, Y), {"batch_size": None}),
+    "batch_size=0": ((X, Y), {"batch_size": 0}),
+    "0 rows": ((np.ones((0, 2), np.float32), np.zeros((0, 1), np.float32)), {}),
+}
+
+
+@pytest.mark.filterwarnings("ignore:Your input ran out of data:UserWarning")  # Keras' own, for 0 rows
+@pytest.mark.parametrize("case", list(_ODD_FIT))
+def test_what_keras_accepts_every_mode_accepts(dualtf_backend, case):
+    """Odd arguments Keras takes (its default batch size, none, no rows): the same History keys and epochs."""
+    args, kwargs = _ODD_FIT[case]
+    with eager_scope():
+        plain, _ = _model()
+        want = plain.fit(*args, epochs=2, verbose=0, **kwargs).history
+    model, _ = _model()
+    got = dualtf_backend.keras(model).fit(*args, epochs=2, verbose=0, **kwargs).history
+    assert sorted(got) == sorted(want) and [len(v) for v in got.values()] == [len(v) for v in want.values()], case
+
+
 def test_a_runner_of_a_closed_backend_is_refused(dualtf_mode):
     with dualtf.backend(dualtf_mode) as be:
         model, _ = _model()
