@@ -117,7 +117,8 @@ def test_compare_a_program_with_two_steps_and_per_mode_tolerances(dualtf, tmp_pa
         ),
         (["profile", f"{PROGRAMS}:affine", "--feeds", "/no/such.npz"], "--feeds must be a readable .npz file"),
         (["profile", f"{PROGRAMS}:affine", "--modes", "eager"], "no value for feed `x`"),
-        (["profile", f"{PROGRAMS}:affine", "--modes", "eager"], "Feed values come from --feeds FILE.npz."),
+        (["profile", f"{PROGRAMS}:affine", "--modes", "eager"], "Give them with --feeds FILE.npz."),
+        (["compare", f"{PROGRAMS}:train_and_eval", "--modes", "graph,eager"], "must map each step's name to its"),
         (
             ["profile", f"{PROGRAMS}:not_a_program", "--modes", "eager"],
             "A program must return the step made by be.function()",
@@ -166,3 +167,11 @@ def dualtf_version():
     from importlib.metadata import version
 
     return version("dualtf")
+
+
+def test_an_extra_array_in_the_feeds_file_is_named_with_the_file(dualtf, tmp_path):
+    path = tmp_path / "extra.npz"
+    np.savez(path, x=np.array([[3.0, 4.0]], np.float32), zz=np.ones(2))
+    out = dualtf("profile", f"{PROGRAMS}:affine", "--feeds", str(path), "--modes", "eager")
+    assert out.returncode == 2
+    assert "unexpected feed `zz`" in out.stderr and f"The feed values came from --feeds {path}." in out.stderr

@@ -70,7 +70,7 @@ def test_a_driver_runs_any_schedule():
 
 def test_several_steps_need_feeds_for_each_by_name():
     with pytest.raises(
-        dualtf.DualTFError, match=r"map each step's name to its values .* Received: no feeds for step `eval`"
+        dualtf.FeedError, match=r"map each step's name to its values\. Received: no feeds for step `eval`"
     ):
         run_program(train_and_eval, {"train": {"x": X, "y": Y}}, "eager")
 

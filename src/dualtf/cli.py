@@ -322,7 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         mode = getattr(exc, "dualtf_mode", None)
         if isinstance(exc, _BAD_INPUT) or (isinstance(exc, DualTFError) and mode is None):
-            hint = " Feed values come from --feeds FILE.npz." if isinstance(exc, FeedError) else ""
+            hint = ""
+            if isinstance(exc, FeedError):
+                feeds = getattr(args, "feeds", None)
+                hint = f" The feed values came from --feeds {feeds}." if feeds else " Give them with --feeds FILE.npz."
             print(f"dualtf {args.command}: {exc}{hint}", file=sys.stderr)
             return USAGE_ERROR
         if args.traceback:  # the program failed: name the mode; the traceback only when asked

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from ._api import backend
-from ._errors import DualTFError, ProgramLoadError, check_int, error_message
+from ._errors import DualTFError, FeedError, ProgramLoadError, check_int, error_message
 
 if TYPE_CHECKING:
     from ._backends.base import Backend
@@ -223,10 +223,9 @@ def run_program(
         if driver is None and len(named) > 1:
             missing = [name for name in named if not isinstance(feeds, Mapping) or name not in feeds]
             if missing:
-                raise DualTFError(
+                raise FeedError(
                     error_message(
-                        f"The feeds of a program with steps {list(named)} must map each step's name to its "
-                        "values (or give a driver).",
+                        f"The feeds of a program with steps {list(named)} must map each step's name to its values.",
                         f"no feeds for step `{missing[0]}`",
                     )
                 )
