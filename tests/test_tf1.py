@@ -15,6 +15,13 @@ from dualtf._backends.tf1 import registry
 from dualtf._backends.tf1.context import Frame, entered
 from dualtf.testing import assert_modes_agree
 
+# These programs call TF1's layers and cells as TF1 code does: their deprecation warnings are the point.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:`tf.layers.*` is deprecated:UserWarning"),
+    pytest.mark.filterwarnings("ignore:`tf.nn.rnn_cell.*` is deprecated:UserWarning"),
+    pytest.mark.filterwarnings("ignore:`layer.updates` will be removed:UserWarning"),
+]
+
 tf1 = tf.compat.v1  # the usual migration alias, made before any backend exists
 
 RNG = np.random.RandomState(0)
