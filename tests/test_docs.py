@@ -5,6 +5,7 @@ doctest compares, with ``...`` matching anything and whitespace normalized).
 """
 
 import doctest
+import importlib.util
 import re
 import subprocess
 import sys
@@ -65,3 +66,45 @@ def test_every_public_name_is_in_the_api_reference(module):
     api = (ROOT / "docs" / "api.md").read_text()
     missing = [name for name in module.__all__ if name not in api]
     assert missing == [], f"{module.__name__}: {missing} not in docs/api.md"
+
+
+def _griffe_docstrings():
+    spec = importlib.util.spec_from_file_location("griffe_docstrings", ROOT / "docs" / "griffe_docstrings.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docstrings_become_markdown_for_the_api_reference():
+    text = (
+        "Adds.\n\n>>> 1 + 1\n2\n\nSee :meth:`~.base.Backend.function` and :class:`dualtf.Step`.\n\n"
+        "```\n:not_a_role:`x`\n```"
+    )
+    assert _griffe_docstrings().markdown(text).splitlines() == [
+        "Adds.",
+        "",
+        "```pycon",
+        ">>> 1 + 1",
+        "2",
+        "```",
+        "",
+        "See `function` and `dualtf.Step`.",
+        "",
+        "```",
+        ":not_a_role:`x`",
+        "```",
+    ]
+
+
+def test_the_rendered_api_reference_shows_examples_as_code_and_no_literal_roles(tmp_path):
+    """The site as CI builds it: every docstring example in a code block, no Sphinx role printed as text, no
+    attribute's source shown as its value."""
+    subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)], cwd=ROOT, check=True
+    )
+    html = (tmp_path / "api" / "index.html").read_text()
+    outside_code = re.sub(r"<pre.*?</pre>", "", html, flags=re.S)
+    assert "&gt;&gt;&gt;" not in outside_code and "<blockquote>" not in outside_code
+    assert html.count('<span class="gp">&gt;&gt;&gt; </span>') >= 80  # the examples (90 prompts today), as sessions
+    assert not re.search(r":(meth|func|class|data|attr|exc|mod):`", html)
+    assert "next(_serials)" not in html
