@@ -108,3 +108,6 @@ def test_the_rendered_api_reference_shows_examples_as_code_and_no_literal_roles(
     assert html.count('<span class="gp">&gt;&gt;&gt; </span>') >= 80  # the examples (90 prompts today), as sessions
     assert not re.search(r":(meth|func|class|data|attr|exc|mod):`", html)
     assert "next(_serials)" not in html
+    migration = (tmp_path / "migration" / "index.html").read_text()
+    assert "css/extra.css" in migration  # wide tables wrap instead of being cut off
+    assert "white-space: normal" in (tmp_path / "css" / "extra.css").read_text()
