@@ -63,6 +63,15 @@ def test_report_renders_every_format(tmp_path):
     assert md.count("\n| ") == 3 and "| graph |" in md
     png = report.plot(tmp_path / "r.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # docs/profiling.md's generated tables are this renderer's current output (header and cell formats)
+    page = (Path(__file__).parents[1] / "docs" / "profiling.md").read_text()
+    generated = page.split("<!-- generated:start -->", 1)[1].split("<!-- generated:end -->", 1)[0]
+    headers = [line for line in generated.splitlines() if line.startswith("| mode |")]
+    stale = "stale: run python docs/generate_profiling.py"
+    assert len(headers) == len(examples.EXAMPLES) and set(headers) == {next(h for h in md.splitlines() if h.startswith("| mode |"))}, stale
+    rows = [line for line in generated.splitlines() if line.startswith("| ") and not line.startswith("| mode |")]
+    ours = [line for line in md.splitlines() if line.startswith("| graph |")][0]
+    assert {row.count(" | ") for row in rows} == {ours.count(" | ")}
 
 
 def test_trace_dir_writes_tensorboard_profiles_and_a_graph_chrome_trace(tmp_path):
