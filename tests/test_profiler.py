@@ -68,7 +68,8 @@ def test_report_renders_every_format(tmp_path):
     generated = page.split("<!-- generated:start -->", 1)[1].split("<!-- generated:end -->", 1)[0]
     headers = [line for line in generated.splitlines() if line.startswith("| mode |")]
     stale = "stale: run python docs/generate_profiling.py"
-    assert len(headers) == len(examples.EXAMPLES) and set(headers) == {next(h for h in md.splitlines() if h.startswith("| mode |"))}, stale
+    header = next(line for line in md.splitlines() if line.startswith("| mode |"))
+    assert len(headers) == len(examples.EXAMPLES) and set(headers) == {header}, stale
     rows = [line for line in generated.splitlines() if line.startswith("| ") and not line.startswith("| mode |")]
     ours = [line for line in md.splitlines() if line.startswith("| graph |")][0]
     assert {row.count(" | ") for row in rows} == {ours.count(" | ")}
