@@ -448,3 +448,23 @@ def test_tensor_equality_in_a_tf1_graph_compares_identity_as_documented(dualtf_b
     assert be.function(lambda x: tf.cast(tf.equal(x, 0), tf.int32), [x])([0, 1]).tolist() == [1, 0]
     by_operator = be.function(lambda x: tf.cast(x == 0, tf.int32), [x])([0, 1])
     assert by_operator.tolist() == (0 if be.mode == "graph" else [1, 0])
+
+
+@pytest.mark.dualtf(modes=["xla"])
+@pytest.mark.parametrize(
+    ("fn", "op_type"),
+    [
+        (
+            lambda x: tf.random.log_uniform_candidate_sampler([[1, 2]], 2, 5, True, 100)[0] + x,
+            "LogUniformCandidateSampler",
+        ),
+        (lambda x: (tf.print(x), x)[1], "StringFormat"),  # tf.print formats its string first
+    ],
+    ids=["candidate_sampler", "tf.print"],
+)
+def test_xla_refuses_by_allow_list_an_op_without_an_xla_kernel(dualtf_backend, fn, op_type):
+    """Fail closed: an op nobody listed that TensorFlow's kernel registry gives no XLA kernel is refused at
+    build, with its type and the user's line, before the first call (where XLA would fail, or skip it)."""
+    x = dualtf_backend.feed("x", tf.int64, [])
+    with pytest.raises(dualtf.DualTFError, match=rf"no XLA kernel \({op_type}\).*XLA_CPU_JIT.*test_bad_input.py"):
+        dualtf_backend.function(fn, [x])

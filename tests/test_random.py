@@ -206,6 +206,44 @@ def test_random_ops_it_cannot_replace_are_refused_by_name_at_build(dualtf_backen
     assert be.evaluate(counter) == 0  # refused before anything ran
 
 
+@pytest.mark.parametrize(
+    ("draw", "op_type"),
+    [
+        # what tf.nn.nce_loss and sampled_softmax_loss draw with; listed nowhere in dualtf
+        (lambda: tf.random.log_uniform_candidate_sampler([[1, 2]], 2, 5, True, 100)[0], "LogUniformCandidateSampler"),
+        (lambda: tf.random.fixed_unigram_candidate_sampler([[1]], 1, 2, True, 4, unigrams=[1.0] * 4)[0], "Fixed"),
+    ],
+    ids=["log_uniform_candidate_sampler", "fixed_unigram_candidate_sampler"],
+)
+@SWITCH
+def test_an_unlisted_random_op_is_refused_by_the_registry_rule(dualtf_backend, draw, op_type):
+    """Fail closed: an op that draws randomness is found by TensorFlow's op registry (stateful, with seed
+    attributes or an RNG algorithm), not by a list of names — refused at build with its type and the user's line."""
+    be = dualtf_backend
+    counter = be.variable(0, name="counter")
+
+    def step():
+        counter.assign_add(1)
+        return draw()
+
+    with pytest.raises(dualtf.DualTFError, match=rf"mode '{be.mode}'.* \(op type ({op_type})\w*\) cannot.*test_random"):
+        be.function(step, [])
+    assert be.evaluate(counter) == 0
+
+
+def test_the_registry_rule_knows_random_ops_by_their_definition():
+    from dualtf._backends.tf1 import random as dualtf_random
+
+    drawn = [
+        t
+        for t in ("LogUniformCandidateSampler", "RandomGamma", "StatefulUniform", "Multinomial")
+        if dualtf_random._draws_randomness(t)
+    ]
+    assert drawn == ["LogUniformCandidateSampler", "RandomGamma", "StatefulUniform", "Multinomial"]
+    quiet = ("AddV2", "AssignVariableOp", "StatelessRandomUniformV2", "RngReadAndSkip", "CudnnRNNV3", "NoSuchOp")
+    assert not any(dualtf_random._draws_randomness(t) for t in quiet)
+
+
 @pytest.mark.dualtf(seed=0, deterministic_random=True)
 def test_the_generator_is_dualtfs_own(dualtf_backend):
     be = dualtf_backend

@@ -96,6 +96,19 @@ SYMBOLS: dict[str, Symbol] = {
         "Timeline",
         "graph: Step.chrome_trace() turns a step's RunMetadata into a Chrome trace",
     ),
+    "op_def_registry.get": Symbol(
+        "tensorflow.python.framework.op_def_registry",
+        "get",
+        "deterministic_random: an op type's definition (stateful? seed attributes? an RNG algorithm input?), "
+        "to refuse every op that draws randomness by a rule over TensorFlow's registry, not by a list of names; "
+        "ops of nested functions are known only by type",
+    ),
+    "get_registered_kernels_for_op": Symbol(
+        "tensorflow.python.framework.kernels",
+        "get_registered_kernels_for_op",
+        "xla: which ops XLA can compile for the device (TensorFlow's kernel registry lists XLA_CPU_JIT and "
+        "XLA_GPU_JIT kernels), so that a step holding any other op is refused at build, by allow-list",
+    ),
 }
 
 #: Private attributes of TensorFlow and Keras objects, read by the accessors below.

@@ -175,11 +175,11 @@ def _compiled(be: Backend, fn: Callable[..., Any], feeds: list[Feed], name: str)
             raise
         raise eager_only_error(exc, construct, name, be.mode) from exc
     where = compiled.op_line
+    if be._random is not None:  # first: its message says how to draw instead, in every mode
+        refuse(compiled.all_ops(), RANDOM_OPS, step=name, mode=be.mode, where=where)
     mode_table = be._refused_ops()
     if mode_table is not None:
-        refuse(compiled.ops, mode_table, step=name, mode=be.mode, where=where)
+        refuse(compiled.all_ops(), mode_table, step=name, mode=be.mode, where=where)  # loop bodies too
     refuse(compiled.ops, TF1_OPS, step=name, mode=be.mode, where=where)
-    if be._random is not None:
-        refuse(compiled.all_ops(), RANDOM_OPS, step=name, mode=be.mode, where=where)
     be._check_captured(compiled, name)
     return compiled

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,8 @@ import tensorflow as tf
 
 from .._errors import DualTFError, error_message
 from .._feeds import Feed
+from .._modes import mode_unavailable_reason
+from .._tf_private import load
 from .base import Backend
 from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled
@@ -35,29 +38,64 @@ _ASSERT = Refusal(
     "check the values outside the step (return them), or run the check in a step of mode 'function'",
 )
 
-#: Ops XLA cannot compile, found in the traced step before its first call.
+_NAMED: dict[str, Refusal] = {
+    **dict.fromkeys(("IteratorGetNext", "IteratorGetNextSync", "IteratorGetNextAsOptional"), _ITERATOR),
+    **dict.fromkeys(
+        (
+            "WriteSummary",
+            "WriteScalarSummary",
+            "WriteHistogramSummary",
+            "WriteImageSummary",
+            "WriteAudioSummary",
+            "WriteRawProtoSummary",
+            "WriteGraphSummary",
+        ),
+        _SUMMARY,
+    ),
+    **dict.fromkeys(("EagerPyFunc", "PyFunc", "PyFuncStateless"), _PY_FUNC),
+    **dict.fromkeys(("Assert", "CheckNumerics", "CheckNumericsV2"), _ASSERT),
+}
+_SENTENCE = (
+    "Step `{step}` of mode 'xla' must not contain {what} ({op_type}): {why}. Instead, {instead}, or "
+    "run this step in mode 'function'."
+)
+
+
+@functools.cache
+def _xla_device() -> str:
+    return "XLA_GPU_JIT" if tf.config.list_logical_devices("GPU") else "XLA_CPU_JIT"
+
+
+@functools.cache
+def _has_xla_kernel(op_type: str) -> bool:
+    mode_unavailable_reason("xla")  # XLA registers its kernels when it first compiles: the probe compiles once
+    kernels = load("get_registered_kernels_for_op")(op_type).kernel
+    return any(kernel.device_type == _xla_device() for kernel in kernels)
+
+
+def _without_xla_kernel(op_type: str) -> Refusal | None:
+    """The allow-list: an op is compiled only if TensorFlow's kernel registry has an XLA kernel for it."""
+    if _has_xla_kernel(op_type):
+        return None
+    return Refusal(
+        "an op with no XLA kernel",
+        f"TensorFlow's kernel registry lists no {_xla_device()} kernel for it, so XLA cannot compile it",
+        "compute it outside the step and feed the result",
+    )
+
+
+#: Ops XLA cannot compile, found in the traced step before its first call: those named (with what to do
+#: instead), then, by allow-list, any op TensorFlow's kernel registry gives no XLA kernel for the device.
 UNCOMPILABLE = RefusalTable(
     "xla",
-    {
-        **dict.fromkeys(("IteratorGetNext", "IteratorGetNextSync", "IteratorGetNextAsOptional"), _ITERATOR),
-        **dict.fromkeys(
-            (
-                "WriteSummary",
-                "WriteScalarSummary",
-                "WriteHistogramSummary",
-                "WriteImageSummary",
-                "WriteAudioSummary",
-                "WriteRawProtoSummary",
-                "WriteGraphSummary",
-            ),
-            _SUMMARY,
-        ),
-        **dict.fromkeys(("EagerPyFunc", "PyFunc", "PyFuncStateless"), _PY_FUNC),
-        **dict.fromkeys(("Assert", "CheckNumerics", "CheckNumericsV2"), _ASSERT),
-    },
-    sentence="Step `{step}` of mode 'xla' must not contain {what} ({op_type}): {why}. Instead, {instead}, or "
-    "run this step in mode 'function'.",
+    _NAMED,
+    rule=_without_xla_kernel,
+    rule_doc="every other op TensorFlow's kernel registry lists no XLA kernel for, on the device (`XLA_CPU_JIT` or "
+    "`XLA_GPU_JIT`)",
+    sentence=_SENTENCE,
 )
+#: Under a strategy XLA compiles each replica's step, not the strategy's collectives around it.
+UNCOMPILABLE_PER_REPLICA = RefusalTable("xla", _NAMED, sentence=_SENTENCE)
 
 
 class XlaBackend(Backend):
@@ -93,7 +131,7 @@ class XlaBackend(Backend):
         return compiled
 
     def _refused_ops(self) -> RefusalTable | None:
-        return UNCOMPILABLE
+        return UNCOMPILABLE if self.strategy is None else UNCOMPILABLE_PER_REPLICA
 
     def _compile_loop(self, fn: Callable[..., Any]) -> Compiled:
         return self._tracer.trace(fn, [], jit_compile=False)  # each step in it is compiled (_per_replica)

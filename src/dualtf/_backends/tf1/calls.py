@@ -163,4 +163,5 @@ TF1_OPS = RefusalTable(
         if _is_queue_op(op_type)
         else None
     ),
+    rule_doc="every queue op (an op type containing `Queue`, datasets' own excepted): TF1's queue-based input",
 )

@@ -21,6 +21,7 @@ unchanged.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
 from collections.abc import Callable, Iterator
@@ -30,14 +31,15 @@ import numpy as np
 import tensorflow as tf
 
 from ..._errors import DualTFError, error_message
+from ..._tf_private import load
 from .context import current
 from .refuse import Refusal, RefusalTable
 
 __all__ = ["RANDOM_OPS", "DeterministicRandom", "drawn_by_the_generator"]
 
-#: Stateful random ops with no replacement: under the switch a step containing one is refused
-#: (what the user called, what to use instead). The replaced ones appear here too: a step
-#: that still holds one called the raw op, past the replacement.
+#: Stateful random ops by what the user called, for the message; every other op that draws randomness is
+#: refused too, found by :func:`_draws_randomness` from TensorFlow's op registry. The replaced ones appear
+#: here too: a step that still holds one called the raw op, past the replacement.
 _REFUSED: dict[str, str] = {
     "RandomGamma": "tf.random.gamma",
     "RandomPoisson": "tf.random.poisson",
@@ -57,7 +59,44 @@ _HIGH = 1.0 - _LOW
 _PHILOX = 1  # tf.random.Algorithm.PHILOX
 
 
-#: Random ops a step must not hold under the switch, scanned after the build (:func:`~.refuse.refuse`).
+#: Ops the registry rule would refuse that draw nothing a mode could see differently, each with why.
+KNOWN_SAFE: dict[str, str] = {
+    "RngReadAndSkip": "dualtf's own generator reads its key and counter with it: integers, the same in every mode",
+    **dict.fromkeys(
+        ("CudnnRNN", "CudnnRNNV2", "CudnnRNNV3", "CudnnRNNBackprop", "CudnnRNNBackpropV2", "CudnnRNNBackpropV3"),
+        "its seed drives only cuDNN's own dropout, which Keras' LSTM and GRU leave at its default, 0",
+    ),
+}
+
+
+@functools.cache
+def _draws_randomness(op_type: str) -> bool:
+    """Whether TensorFlow's op registry says ``op_type`` draws randomness of its own: a stateful op with
+    ``seed``/``seed2`` attributes (TF1's random ops, the candidate samplers, random image crops) or with an
+    RNG ``algorithm`` input (a ``tf.random.Generator``'s draws)."""
+    if op_type in KNOWN_SAFE:
+        return False
+    op_def = load("op_def_registry.get")(op_type)
+    if op_def is None or not op_def.is_stateful:
+        return False
+    seeded = {"seed", "seed2"} <= {attr.name for attr in op_def.attr}
+    return seeded or any(arg.name == "algorithm" for arg in op_def.input_arg)
+
+
+def _unlisted_random_op(op_type: str) -> Refusal | None:
+    if not _draws_randomness(op_type):
+        return None
+    return Refusal(
+        "an op that draws randomness of its own",
+        "so that every mode draws the same numbers, every random draw must come from dualtf's generator",
+        "draw with tf.random.uniform / normal / shuffle (which the switch replaces) or tf.random.stateless_* with a "
+        "seed of your own, or open the backend without deterministic_random",
+    )
+
+
+#: Random ops a step must not hold under the switch, scanned after the build (:func:`~.refuse.refuse`): those
+#: named, and by rule every other op TensorFlow's registry says draws randomness (fail closed: an op nobody
+#: listed is refused, not passed).
 RANDOM_OPS = RefusalTable(
     "deterministic_random",
     {
@@ -68,6 +107,10 @@ RANDOM_OPS = RefusalTable(
         )
         for op_type, called in _REFUSED.items()
     },
+    rule=_unlisted_random_op,
+    rule_doc="every other op TensorFlow's op registry says draws randomness of its own (stateful, with `seed` and "
+    "`seed2` attributes or an RNG `algorithm` input), except " + ", ".join(f"`{t}`" for t in KNOWN_SAFE) + " (the "
+    "generator's own read; cuDNN RNNs, whose seed only drives a dropout Keras leaves at 0)",
     sentence="Under deterministic_random=True every stateful random op of step `{step}` (mode {mode!r}) must draw "
     "from dualtf's generator, so that every mode draws the same numbers; {what} (op type {op_type}) cannot. Instead, "
     "{instead}.",

@@ -39,13 +39,35 @@ class RefusalTable:
         entries: Mapping[str, Refusal],
         *,
         rule: Callable[[str], Refusal | None] | None = None,
+        rule_doc: str = "",
         sentence: str = SENTENCE,
     ):
         #: What the table is about, for docs and messages ("xla", "deterministic_random", "TF1 code").
         self.subject = subject
         self.entries = dict(entries)
         self._rule = rule
+        #: What ``rule`` refuses, in a sentence (docs/modes.md shows it).
+        self.rule_doc = rule_doc
         self.sentence = sentence
+
+    def markdown(self) -> str:
+        """The table as docs/modes.md shows it: the op types by refusal, then the rule (a test checks it is current).
+
+        >>> print(RefusalTable("demo", {"Assert": Refusal("an assertion", "XLA drops it", "check outside")}).markdown())
+        | refused in demo | op types | instead |
+        |---|---|---|
+        | an assertion: XLA drops it | `Assert` | check outside |
+        """
+        grouped: dict[Refusal, list[str]] = {}
+        for op_type, refusal in self.entries.items():
+            grouped.setdefault(refusal, []).append(op_type)
+        lines = [f"| refused in {self.subject} | op types | instead |", "|---|---|---|"]
+        for refusal, op_types in grouped.items():
+            types = ", ".join(f"`{t}`" for t in op_types)
+            lines.append(f"| {refusal.what}: {refusal.why} | {types} | {refusal.instead} |")
+        if self.rule_doc:
+            lines.append(f"| by rule: {self.rule_doc} | any | as the message says |")
+        return "\n".join(lines)
 
     def lookup(self, op_type: str) -> Refusal | None:
         """The refusal of ``op_type``, or None where it may be built.
