@@ -177,9 +177,9 @@ def _compiled(be: Backend, fn: Callable[..., Any], feeds: list[Feed], name: str)
     where = compiled.op_line
     if be._random is not None:  # first: its message says how to draw instead, in every mode
         refuse(compiled.all_ops(), RANDOM_OPS, step=name, mode=be.mode, where=where)
-    mode_table = be._refused_ops()
-    if mode_table is not None:
-        refuse(compiled.all_ops(), mode_table, step=name, mode=be.mode, where=where)  # loop bodies too
     refuse(compiled.ops, TF1_OPS, step=name, mode=be.mode, where=where)
+    mode_table = be._refused_ops()
+    if mode_table is not None:  # last: its rule (no XLA kernel) would also catch what the others name better
+        refuse(compiled.all_ops(), mode_table, step=name, mode=be.mode, where=where)  # loop bodies too
     be._check_captured(compiled, name)
     return compiled
