@@ -52,12 +52,13 @@ def test_step_outputs(dualtf_backend, outputs, expected):
 def test_fused_values_must_be_stacked(dualtf_backend):
     be = dualtf_backend
     x = be.feed("x", tf.float32)  # any shape: only the call can check the steps axis
-    step = be.function(lambda x: x * 2.0, [x], steps_per_call=3)
+    step = be.function(lambda x: x * 2.0, [x], steps_per_call=3, step_outputs="last")
     with pytest.raises(dualtf.FeedError, match=r"Feed `x` of a step of 3 steps per call must be stacked"):
         step([1.0, 2.0])
-    assert step(np.ones((3, 2))).shape == (3, 2)
-    with pytest.raises(dualtf.DualTFError, match=r"`steps_per_call` must be an int >= 1"):
-        be.function(lambda x: x, [x], steps_per_call=0)
+    assert step(np.ones((3, 2))).shape == (2,)
+    for bad in (0, 2**31):
+        with pytest.raises(dualtf.DualTFError, match=r"`steps_per_call` must be an int >= 1 and <= 2147483647"):
+            be.function(lambda x: x, [x], steps_per_call=bad)
     with pytest.raises(dualtf.DualTFError, match=r"`step_outputs` of function\(\) must be one of stack, last"):
         be.function(lambda x: x, [x], steps_per_call=2, step_outputs="max")
 
@@ -195,3 +196,54 @@ def test_epoch_arguments_are_checked(dualtf_backend):
     with pytest.raises(dualtf.DualTFError, match=r"dataset of epoch\(\) must be non-empty"):
         be.epoch(lambda i: tf.Variable(0, dtype=tf.int64).assign_add(i), ds.take(0))
     assert len(be.variables) == made  # refused before fn was built: no variable made
+
+
+def test_what_a_fused_call_could_not_stack_or_reduce_is_refused_before_any_update(dualtf_backend):
+    """A fused call fails before its first update, or not at all, where K single calls would succeed: a result
+    whose shape can change between steps (XLA once padded it silently), a sum of booleans or strings."""
+    be = dualtf_backend
+    counter = be.variable(0, name="counter")
+    x = be.feed("x", tf.float32, [3])
+
+    def positive(x):
+        counter.assign_add(1)
+        return tf.boolean_mask(x, x > 0)
+
+    with pytest.raises(
+        dualtf.DualTFError,
+        match=r"Result 0 of step `positive` \(3 steps per call, step_outputs='stack'\) "
+        r"must be of one shape in every step.* Received: shape \(None,\) \(float32\)",
+    ):
+        be.function(positive, [x], steps_per_call=3)
+    last = be.function(positive, [x], steps_per_call=3, step_outputs="last")  # the last one needs no stacking
+    np.testing.assert_array_equal(last([[1, 2, -1], [3, 4, 5], [-1, -1, 6]]), [6.0])
+    assert be.evaluate(counter) == 3
+    for outputs, value in (("sum", lambda x: x > 0), ("mean", lambda x: tf.equal(x, 1.0))):
+        with pytest.raises(dualtf.DualTFError, match=rf"step_outputs='{outputs}'\) must be a number .* dtype bool"):
+            be.function(value, [x], steps_per_call=2, step_outputs=outputs)
+
+
+def test_a_fused_mean_of_integers_is_numpys_mean(dualtf_backend):
+    x = dualtf_backend.feed("x", tf.int32, [])
+    step = dualtf_backend.function(lambda x: x, [x], steps_per_call=3, step_outputs="mean")
+    got = step([1, 2, 2])
+    assert got.dtype == np.float64 and got == pytest.approx(np.mean([1, 2, 2]))
+
+
+def test_an_epoch_over_batches_of_unequal_size_is_refused_at_build_or_runs_as_single_calls(dualtf_backend):
+    be = dualtf_backend
+    with pytest.raises(dualtf.DualTFError, match=r"an epoch, step_outputs='stack'.* drop_remainder=True"):
+        be.epoch(lambda b: b * 2, tf.data.Dataset.range(10).batch(4))
+    even = be.epoch(lambda b: b * 2, tf.data.Dataset.range(10).batch(4, drop_remainder=True))
+    np.testing.assert_array_equal(even(), [[0, 2, 4, 6], [8, 10, 12, 14]])
+    last = be.epoch(lambda b: tf.reduce_sum(b), tf.data.Dataset.range(10).batch(4))
+    np.testing.assert_array_equal(last(), [6, 22, 17])
+
+
+def test_an_epoch_never_hangs_counting_an_endless_dataset(dualtf_backend):
+    be = dualtf_backend
+    endless = tf.data.Dataset.range(3).repeat().filter(lambda i: i < 5)
+    with pytest.raises(dualtf.DualTFError, match=r"counted to its end within 100000 elements; give its length"):
+        be.epoch(lambda i: i, endless)
+    with pytest.raises(dualtf.DualTFError, match=r"The `fn` of epoch\(\) must be callable\. Received: int 3"):
+        be.epoch(3, tf.data.Dataset.range(3))

@@ -64,14 +64,15 @@ def tf_cause(message: str) -> str:
     return message.strip().splitlines()[0][:300] if message.strip() else "no message"
 
 
-def check_int(name: str, value: object, minimum: int) -> int:
-    """Return ``value`` if it is an int >= ``minimum`` (not a bool), else raise DualTFError naming it.
+def check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> int:
+    """Return ``value`` if it is an int >= ``minimum`` (and <= ``maximum``; not a bool), else raise DualTFError.
 
     >>> check_int("steps", 3, 1)
     3
     """
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise DualTFError(format_error(f"`{name}`", f"an int >= {minimum}", f"{name}={value!r}"))
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (maximum and value > maximum):
+        expected = f"an int >= {minimum}" + (f" and <= {maximum}" if maximum else "")
+        raise DualTFError(format_error(f"`{name}`", expected, f"{name}={value!r}"))
     return value
 
 

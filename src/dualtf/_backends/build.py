@@ -27,7 +27,7 @@ from .._tf_private import dataset_variant
 from .checks import check_arity, check_step_outputs, step_name
 from .distribute import REDUCTIONS, batch_check, distributed
 from .eager_only import eager_only_construct, eager_only_error
-from .fused import epoch_loop, fused, stacked_check, stacked_shape
+from .fused import MAX_STEPS, check_results_reducible, epoch_loop, fused, stacked_check, stacked_shape
 from .step import Compiled, Step
 from .tf1.calls import TF1_OPS
 from .tf1.code import StepCode
@@ -37,7 +37,10 @@ from .tf1.refuse import refuse
 if TYPE_CHECKING:
     from .base import Backend
 
-__all__ = ["build_epoch", "build_function"]
+__all__ = ["MAX_COUNTED", "build_epoch", "build_function"]
+
+#: The most elements epoch() counts of a dataset whose length TensorFlow cannot tell (an endless one never ends).
+MAX_COUNTED = 100_000
 
 
 def build_function(
@@ -67,7 +70,7 @@ def build_function(
         )
     name = step_name(fn)
     check_arity(fn, name, names)
-    steps = check_int("steps_per_call", steps_per_call, 1)
+    steps = check_int("steps_per_call", steps_per_call, 1, MAX_STEPS)
     check_step_outputs(step_outputs, "function()")
     if steps > 1:
         be._refuse_strategy(f"steps_per_call={steps}")
@@ -92,6 +95,8 @@ def build_function(
             checks.append(batch_check(feeds, be.num_replicas, be.strategy_name))
     compiled = _compiled(be, fn, list(feeds), name)
     if steps > 1:  # the single step above made fn's variables and says what a step returns
+        hint = "feeds of a fixed shape"
+        check_results_reducible(compiled.result_spec, step_outputs, name, f"{steps} steps per call", hint)
         with _building(be):
             stacked = [
                 Feed(f.name, f.dtype, shape, be.serial, be._placeholder(f"{f.name}_steps", f.dtype, shape))
@@ -117,6 +122,8 @@ def build_function(
 
 def build_epoch(be: Backend, fn: Callable[..., Any], dataset: tf.data.Dataset[Any], *, step_outputs: str) -> Step:
     """What :meth:`Backend.epoch` returns."""
+    if not callable(fn):
+        raise DualTFError(format_error("The `fn` of epoch()", "callable", f"{type(fn).__name__} {fn!r}"))
     if not isinstance(dataset, tf.data.Dataset) or not be._holds_tensor(dataset_variant(dataset)):
         raise DualTFError(
             format_error(
@@ -138,8 +145,18 @@ def build_epoch(be: Backend, fn: Callable[..., Any], dataset: tf.data.Dataset[An
             raise DualTFError(
                 format_error("The dataset of epoch()", "finite: one call runs one pass", "an infinite dataset")
             )
-        if size == tf.data.UNKNOWN_CARDINALITY:  # a filter: counted once, by one pass now
-            size = int(be._evaluate([dataset.reduce(0, lambda count, _: count + 1)])[0])
+        if size == tf.data.UNKNOWN_CARDINALITY:  # a filter: counted once, by one pass now, up to a bound
+            counted = dataset.take(MAX_COUNTED + 1).reduce(tf.constant(0, tf.int64), lambda count, _: count + 1)
+            size = int(be._evaluate([counted])[0])
+            if size > MAX_COUNTED:  # endless (a repeat() filtered), or long: never counted to the end
+                raise DualTFError(
+                    format_error(
+                        "The dataset of epoch(), whose length TensorFlow cannot tell",
+                        f"counted to its end within {MAX_COUNTED} elements; give its length with "
+                        ".apply(tf.data.experimental.assert_cardinality(n)) or take(n)",
+                        f"more than {MAX_COUNTED} elements",
+                    )
+                )
     if size == 0:
         raise DualTFError(format_error("The dataset of epoch()", "non-empty", "a dataset of no elements"))
     fn = be._step_code(name).wrap(fn)
@@ -150,6 +167,13 @@ def build_epoch(be: Backend, fn: Callable[..., Any], dataset: tf.data.Dataset[An
             for i, (s, shape) in enumerate(zip(specs, shapes, strict=True))
         ]
     single = _compiled(be, fn, feeds, name)
+    check_results_reducible(
+        single.result_spec,
+        step_outputs,
+        name,
+        "an epoch",
+        "batch with drop_remainder=True, so every batch has one size",
+    )
     loop = epoch_loop(be._per_replica(fn), dataset, size, single.result_spec, step_outputs)
     with _building(be):
         compiled = be._compile_loop(loop)

@@ -17,14 +17,54 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from .._errors import FeedError, format_error
+from .._errors import DualTFError, FeedError, format_error
 from .._feeds import Feed
 from .tensors import without_operations
 
-__all__ = ["STEP_OUTPUTS", "epoch_loop", "fused", "stacked_check", "stacked_shape"]
+__all__ = [
+    "MAX_STEPS",
+    "STEP_OUTPUTS",
+    "check_results_reducible",
+    "epoch_loop",
+    "fused",
+    "stacked_check",
+    "stacked_shape",
+]
 
 #: What a fused step returns for each of ``fn``'s results: all K stacked, the last, their sum or mean.
 STEP_OUTPUTS = ("stack", "last", "sum", "mean")
+#: The most steps one fused call runs: the loop counts with an int32.
+MAX_STEPS = 2**31 - 1
+
+
+def check_results_reducible(result_spec: Any, outputs: str, step: str, what: str, hint: str) -> None:
+    """Before anything runs: each of one step's results can be stacked (one shape in every step) and, for
+    "sum" and "mean", is a number — else a DualTFError naming the result (a fused call must not fail after
+    its updates ran where K single calls would not fail at all)."""
+    if outputs == "last":
+        return
+    for i, spec in enumerate(tf.nest.flatten(result_spec)):
+        if spec is None:
+            continue
+        if not spec.shape.is_fully_defined():
+            raise DualTFError(
+                format_error(
+                    f"Result {i} of step `{step}` ({what}, step_outputs={outputs!r})",
+                    f"of one shape in every step, to be stacked: a shape known when the step is built ({hint}), "
+                    "or step_outputs='last'",
+                    f"shape {spec.shape} ({spec.dtype.name})",
+                )
+            )
+        if outputs in ("sum", "mean") and not (
+            spec.dtype.is_floating or spec.dtype.is_integer or spec.dtype.is_complex
+        ):
+            raise DualTFError(
+                format_error(
+                    f"Result {i} of step `{step}` ({what}, step_outputs={outputs!r})",
+                    "a number to be summed or averaged; step_outputs='stack' or 'last' for others",
+                    f"dtype {spec.dtype.name}",
+                )
+            )
 
 
 def stacked_shape(shape: tuple[int | None, ...] | None, steps: int) -> tuple[int | None, ...] | None:
@@ -68,7 +108,7 @@ def fused(fn: Callable[..., Any], result_spec: Any, steps: int, outputs: str) ->
 
         arrays = [tf.TensorArray(s.dtype, size=steps, element_shape=s.shape, infer_shape=False) for s in specs]
         _, *done = tf.while_loop(lambda i, *_: i < steps, body, (tf.constant(0), *arrays), maximum_iterations=steps)
-        return _pack([array.stack() for array in done], result_spec, outputs)
+        return _pack(_gathered(done, outputs), result_spec, outputs)
 
     return run_steps
 
@@ -116,9 +156,16 @@ def epoch_loop(
                 (tf.constant(0), iterator.get_next_as_optional(), *arrays),
                 parallel_iterations=1,
             )
-        return _pack([array.stack() for array in done], result_spec, outputs)
+        return _pack(_gathered(done, outputs), result_spec, outputs)
 
     return run_epoch
+
+
+def _gathered(arrays: Sequence[tf.TensorArray], outputs: str) -> list[tf.Tensor]:
+    """The loop's results: all stacked, or for "last" only the last (whose shape may differ from the others')."""
+    if outputs == "last":
+        return [array.read(array.size() - 1) for array in arrays]
+    return [array.stack() for array in arrays]
 
 
 def _results(out: Any, specs: list[tf.TensorSpec]) -> list[tf.Tensor]:
@@ -144,6 +191,8 @@ def _collect(results: list[Any], result_spec: Any, outputs: str) -> Any:
         )
     specs = _real(tf.nest.flatten(result_spec))
     per_step = [_results(r, specs) for r in results]
+    if outputs == "last":  # only the last is kept: the others' shapes may differ from it
+        return _pack(per_step[-1], result_spec, outputs)
     return _pack([tf.stack(list(column)) for column in zip(*per_step, strict=True)], result_spec, outputs)
 
 
@@ -160,10 +209,10 @@ def _real(leaves: list[Any]) -> list[Any]:
 
 
 def _reduce(stacked: tf.Tensor, outputs: str) -> tf.Tensor:
-    if outputs == "stack":
+    if outputs in ("stack", "last"):  # "last": already the last step's alone (_gathered)
         return stacked
-    if outputs == "last":
-        return stacked[-1]
     if outputs == "sum":
         return tf.reduce_sum(stacked, axis=0)
+    if stacked.dtype.is_integer:  # NumPy's mean: an average of integers is a float64
+        stacked = tf.cast(stacked, tf.float64)
     return tf.reduce_mean(stacked, axis=0)
