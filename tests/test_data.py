@@ -1,5 +1,7 @@
 """tf.data as a source of feeds, in every mode: be.iterate(ds), feeds from element_spec."""
 
+import threading
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -118,3 +120,43 @@ def test_unknown_length_dataset_repeats_its_first_order_in_graph_mode_as_documen
     graph, eager = _two_epochs("graph", make), _two_epochs("eager", make)
     assert graph[0] == eager[0]  # the first epoch agrees
     assert graph[1] == graph[0] and eager[1] != eager[0]  # docs/data.md: keep the length known
+
+
+def test_each_loop_over_a_dataset_gets_its_own_iterator(dualtf_backend):
+    """Nested loops and zip over one dataset, as eager's fresh iter() per loop gives them, in every mode."""
+    be = dualtf_backend
+    ds = tf.data.Dataset.range(3)
+    pairs = [(int(a), int(b)) for a in be.iterate(ds) for b in be.iterate(ds)]
+    assert pairs == [(a, b) for a in range(3) for b in range(3)]
+    assert [(int(a), int(b)) for a, b in zip(be.iterate(ds), be.iterate(ds), strict=True)] == [(0, 0), (1, 1), (2, 2)]
+    left_early = be.iterate(ds)
+    assert int(next(left_early)) == 0
+    del left_early  # a loop left early: the next loop starts a fresh pass
+    assert [int(i) for i in be.iterate(ds)] == [0, 1, 2]
+
+
+def test_a_closed_backends_iterator_is_refused_in_every_mode(dualtf_mode):
+    with dualtf.backend(dualtf_mode) as be:
+        elements = be.iterate(tf.data.Dataset.range(3))
+        assert int(next(elements)) == 0
+    with pytest.raises(dualtf.ClosedBackendError, match=rf"Backend '{dualtf_mode}' #\d+ must be open"):
+        next(elements)
+
+
+def test_an_epoch_step_is_safe_from_several_threads(dualtf_backend):
+    be = dualtf_backend
+    total = be.variable(0, dtype=tf.int64, name="total")
+    epoch = be.epoch(lambda i: total.assign_add(i) * 0 + i, tf.data.Dataset.range(10), step_outputs="sum")
+    results = []
+
+    def run():
+        for _ in range(10):
+            results.append(int(epoch()))
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [45] * 30  # every pass whole: 0 + 1 + ... + 9
+    assert be.evaluate(total) == 45 * 30

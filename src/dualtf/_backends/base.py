@@ -405,7 +405,17 @@ class Backend(abc.ABC):
                     "a dataset of another graph or context",
                 )
             )
-        return self._iterate(dataset)
+        return self._open_only(self._iterate(dataset))
+
+    def _open_only(self, elements: Iterator[Any]) -> Iterator[Any]:
+        """``elements``, each read only while the backend is open (a ClosedBackendError after, in every mode)."""
+        while True:
+            self._check_open()
+            try:
+                element = next(elements)
+            except StopIteration:
+                return
+            yield element
 
     def keras(self, model: Any) -> ModelRunner:
         """``fit``, ``evaluate`` and ``predict`` of a compiled Keras model, run in this backend's mode.

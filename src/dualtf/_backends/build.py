@@ -16,6 +16,7 @@ naming the construct and its line (:mod:`.eager_only`).
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -178,6 +179,13 @@ def build_epoch(be: Backend, fn: Callable[..., Any], dataset: tf.data.Dataset[An
     with _building(be):
         compiled = be._compile_loop(loop)
     be._check_captured(compiled, name)
+    run, one_pass = compiled.run, threading.Lock()
+
+    def one_pass_at_a_time(values: Any) -> Any:  # graph mode reads each pass from one iterator: never two at once
+        with one_pass:
+            return run(values)
+
+    compiled = compiled._replace(run=one_pass_at_a_time)
     return Step(be.mode, [], compiled, check_open=be._check_open, name=name, steps_per_call=size)
 
 

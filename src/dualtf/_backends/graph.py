@@ -116,6 +116,7 @@ class _Epochs:
         self.element = element
         self.size = size  # elements per epoch; < 0 when TensorFlow cannot tell
         self.left = 0  # elements of the current epoch not yet read
+        self.busy = False  # read by a loop now: another loop (nested, zipped) gets an iterator of its own
 
 
 class _CatchUpSession(tf.compat.v1.Session):  # type: ignore[misc]
@@ -168,7 +169,7 @@ class GraphBackend(Backend):
         self._initialized: set[int] = set()
         self._assigners: dict[int, tuple[tf.Tensor, tf.Operation]] = {}
         self._reads: dict[int, tf.Tensor] = {}
-        self._epochs: dict[int, _Epochs] = {}
+        self._epochs: dict[int, list[_Epochs]] = {}  # per dataset: one iterator per loop reading it at once
 
     def _close(self) -> None:
         try:
@@ -335,9 +336,18 @@ class GraphBackend(Backend):
         # shuffle then reshuffles each epoch from one seed stream, exactly as eager's
         # fresh iter() per epoch does (a re-initialized iterator would repeat epoch 1).
         with self._lock:
-            epochs = self._epochs.get(id(dataset))
+            pool = self._epochs.setdefault(id(dataset), [])
+            epochs = next((e for e in pool if not e.busy), None)
             if epochs is None:
-                epochs = self._epochs[id(dataset)] = self._make_epochs(dataset)
+                epochs = self._make_epochs(dataset)
+                pool.append(epochs)
+            epochs.busy = True
+        try:
+            yield from self._read_epoch(epochs)
+        finally:  # the loop ended, broke off or was dropped: the iterator serves the next loop
+            epochs.busy = False
+
+    def _read_epoch(self, epochs: _Epochs) -> Iterator[Any]:
         if epochs.size < 0:  # unknown length: a fresh pass each time (docs/data.md says what differs)
             self._run(epochs.iterator.initializer)
             while True:
