@@ -468,3 +468,32 @@ def test_xla_refuses_by_allow_list_an_op_without_an_xla_kernel(dualtf_backend, f
     x = dualtf_backend.feed("x", tf.int64, [])
     with pytest.raises(dualtf.DualTFError, match=rf"no XLA kernel \({op_type}\).*XLA_CPU_JIT.*test_bad_input.py"):
         dualtf_backend.function(fn, [x])
+
+
+@pytest.mark.parametrize(
+    ("dtype", "value", "received"),
+    [
+        (tf.string, [-3, "a"], r"an object array holding int, str"),  # NumPy would make -3 the string "-3"
+        (tf.float32, [tf.constant(1.0), 2.0], None),  # eager tensors in a list are values
+        (tf.bool, np.array([0, 1], dtype=object), None),  # 0/1 fit a boolean feed, as Python ints too
+        (tf.float32, tf.constant(1.5, tf.bfloat16), None),  # a bfloat16 scalar eager tensor
+    ],
+    ids=["mixed-string-list", "list-of-eager-tensors", "object-0-1-to-bool", "bfloat16-scalar"],
+)
+def test_the_feed_rule_holds_for_values_numpy_would_coerce(dualtf_backend, dtype, value, received):
+    shape = [] if np.ndim(value) == 0 and not isinstance(value, list) else [None]
+    feed = dualtf_backend.feed("x", dtype, shape)
+    if dualtf_backend.mode == "xla" and dtype == tf.string:  # xla refuses string feeds at build, by name
+        with pytest.raises(dualtf.DualTFError, match=r"must not be of dtype string"):
+            dualtf_backend.function(tf.identity, [feed])
+        return
+    step = dualtf_backend.function(tf.identity, [feed])
+    if received is None:
+        got = step(value)
+        np.testing.assert_array_equal(
+            np.asarray(got, dtype=np.float64 if dtype != tf.bool else bool),
+            np.asarray(value, dtype=np.float64 if dtype != tf.bool else bool),
+        )
+    else:
+        with pytest.raises(dualtf.FeedError, match=rf"Feed `x` must be .* Received: {received}"):
+            step(value)

@@ -167,3 +167,60 @@ def test_fuzz_reproducers_are_refused_or_exact(dtype):
             else:
                 with pytest.raises(dualtf.FeedError, match=r"Feed `x` must be within the range of"):
                     step(value)
+
+
+@settings(
+    max_examples=max(EXAMPLES // 2, 20),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+def test_a_stacked_value_of_a_fused_step_is_refused_or_fed_as_its_rows_would_be(dualtf_backend, data):
+    """The oracle of a fused feed is K single calls, row by row: the stacked value is accepted exactly when
+    every row is, alone, and the rows have one shape; then it is the rows' values stacked, nothing changed."""
+    be = dualtf_backend
+    fused_steps = _STEPS.setdefault(("fused", be.serial), {})
+    dtype, shape = data.draw(declarations, label="feed")
+    if be.mode == "xla" and dtype == tf.string:
+        return
+    k = data.draw(st.sampled_from([2, 3]), label="steps")
+    if (dtype, shape, k) not in fused_steps:
+        single = be.function(tf.identity, [be.feed(f"f{next(_NAMES)}", dtype, shape)])
+        fused = be.function(
+            tf.identity, [be.feed(f"f{next(_NAMES)}", dtype, shape)], steps_per_call=k, step_outputs="last"
+        )
+        fused_steps[(dtype, shape, k)] = (single, fused)
+    single, fused = fused_steps[(dtype, shape, k)]
+    rows = [data.draw(values, label=f"row {i}") for i in range(k)]
+    bound_rows = []
+    for row in rows:
+        try:
+            bound_rows.append(single.bind(row)[0])
+        except dualtf.FeedError:
+            bound_rows.append(None)
+    stacked = data.draw(st.sampled_from(["list", "stack"]), label="given as")
+    try:
+        value = list(rows) if stacked == "list" else np.stack([_source(r) for r in rows])
+    except Exception:  # noqa: BLE001 - rows NumPy cannot stack (or graph tensors): the list form is left to try
+        value = list(rows)
+    try:
+        bound = fused.bind(value)[0]
+    except dualtf.FeedError as exc:
+        assert f"Feed `{fused.feeds[0].name}`" in str(exc) and "Received:" in str(exc)
+        accepted = None
+    else:
+        accepted = bound
+    one_shape = all(b is not None for b in bound_rows) and len({b.shape for b in bound_rows}) == 1
+    if accepted is not None:
+        assert one_shape, f"a fused feed took rows that are refused alone, or of different shapes: {rows!r}"
+        want = np.stack(bound_rows)
+        if dtype == tf.string:
+            assert accepted.ravel().tolist() == want.ravel().tolist()
+        else:
+            assert accepted.dtype == want.dtype and np.array_equal(accepted, want, equal_nan=dtype.is_floating)
+        out = fused(value)
+        if dtype != tf.string:
+            assert np.array_equal(out, want[-1], equal_nan=dtype.is_floating or dtype.is_complex)
+    elif stacked == "list" and one_shape and all(isinstance(r, np.ndarray) and r.dtype != object for r in rows):
+        same_kind = len({r.dtype.kind for r in rows}) == 1
+        assert not same_kind, f"rows of one kind, each accepted alone, refused stacked: {rows!r}"

@@ -79,7 +79,7 @@ def coerce_value(value: Any, dtype: tf.DType, shape: Shape, subject: str) -> np.
 def as_array(value: Any, subject: str) -> np.ndarray:
     """``value`` as an array, refusing what is not a value: None, mappings, variables, graph tensors."""
     if isinstance(value, tf.Tensor) and not tf.is_symbolic_tensor(value):
-        return np.asarray(value)  # an eager tensor is a value
+        return np.asarray(value.numpy())  # an eager tensor is a value (.numpy(): a bfloat16 scalar too)
     if isinstance(value, tf.Variable) or keras_inner_variable(value) is not None:
         _refuse_tf_object(subject, f"a variable ({type(value).__name__})")
     if isinstance(value, (tf.Tensor, tf.RaggedTensor, tf.SparseTensor)):
@@ -88,10 +88,14 @@ def as_array(value: Any, subject: str) -> np.ndarray:
         raise FeedError(format_error(subject, _VALUE, f"{type(value).__name__} {value!r}"[:120]))
     try:
         arr = np.asarray(value)
+    except NotImplementedError:  # TensorFlow's answer for a graph tensor inside a list
+        _refuse_tf_object(subject, f"a {type(value).__name__} holding a graph tensor")
     except (ValueError, TypeError) as exc:  # ragged nested lists
         raise FeedError(format_error(subject, "a rectangular array", f"{type(value).__name__} ({exc})")) from None
     if arr.dtype == object:
         _object_kind(arr, subject)
+    elif arr.dtype.kind in "US" and isinstance(value, (list, tuple)):  # NumPy made [-3, "a"] all strings
+        _object_kind(np.asarray(value, dtype=object), subject)
     return arr
 
 
@@ -165,7 +169,7 @@ def _cast(arr: np.ndarray, dtype: tf.DType, subject: str) -> np.ndarray:
     if dtype.is_floating or dtype.is_complex:
         return _to_float(arr, src, dtype, target, subject)
     if dtype.is_bool:
-        if src == "b" or (src != "n" and np.isin(arr, (0, 1)).all()):
+        if src == "b" or np.isin(arr, (0, 1)).all():  # Python ints in an object array too
             return arr.astype(target)
         raise FeedError(format_error(subject, "booleans (or 0/1)", f"an array of {arr.dtype} with other values"))
     return _to_int(arr, src, dtype, target, subject, shown)
