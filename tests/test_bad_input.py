@@ -497,3 +497,46 @@ def test_the_feed_rule_holds_for_values_numpy_would_coerce(dualtf_backend, dtype
     else:
         with pytest.raises(dualtf.FeedError, match=rf"Feed `x` must be .* Received: {received}"):
             step(value)
+
+
+def test_evaluating_what_needs_a_feed_is_refused_by_name(dualtf_backend):
+    x = dualtf_backend.feed("x", tf.float32, [])
+    if dualtf_backend.mode != "graph":  # eager modes have no placeholder: the feed's is None, as documented
+        assert x.placeholder is None
+        return
+    with pytest.raises(dualtf.DualTFError, match=r"must be computable without a feed.* Received: You must feed"):
+        dualtf_backend.evaluate(x.placeholder * 2)
+
+
+def test_a_reused_variable_asked_with_another_shape_is_refused_at_build(dualtf_backend):
+    first = dualtf_backend.function(lambda: tf.compat.v1.get_variable("w", [2]), [])
+
+    def second():
+        with tf.compat.v1.variable_scope("", reuse=True):
+            return tf.compat.v1.get_variable("w", [3])
+
+    with pytest.raises(dualtf.DualTFError, match=r"must have the shape and dtype it was made with .* Received: Trying"):
+        dualtf_backend.function(second, [], reuse=first)
+
+
+@pytest.mark.dualtf(modes=["graph", "eager", "function"])  # xla: refused as an op without an XLA kernel
+def test_tf1_summaries_merge_once_or_are_refused_by_name(dualtf_backend):
+    x = dualtf_backend.feed("x", tf.float32, [])
+
+    def summarize(x):
+        tf.compat.v1.summary.scalar("loss", x)
+        return tf.compat.v1.summary.merge_all()
+
+    if dualtf_backend.mode == "eager":
+        with pytest.raises(dualtf.DualTFError, match=r"mode 'eager' must not contain tf.compat.v1.summary.merge_all"):
+            dualtf_backend.function(summarize, [x])
+        return
+    summary = tf.compat.v1.Summary.FromString(dualtf_backend.function(summarize, [x])(1.5))
+    assert [v.simple_value for v in summary.value] == [1.5]  # merged once: the discarded first build's left out
+
+
+def test_a_step_computing_from_a_closed_backends_variable_is_refused_by_name(dualtf_mode):
+    with dualtf.backend(dualtf_mode) as old:
+        v = old.variable(1.0, name="v")
+    with dualtf.backend(dualtf_mode) as be, pytest.raises(dualtf.ForeignObjectError, match=r"another (graph|backend)"):
+        be.function(lambda: v * 2, [])

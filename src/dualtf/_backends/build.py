@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import tensorflow as tf
 
-from .._errors import DualTFError, FeedError, check_int, dualtf_errors_unwrapped, format_error
+from .._errors import DualTFError, FeedError, check_int, dualtf_errors_unwrapped, error_message, format_error
 from .._feeds import Feed, normalize_shape
 from .._tf_private import dataset_variant
 from .checks import check_arity, check_step_outputs, step_name
@@ -202,6 +202,15 @@ def _compiled(be: Backend, fn: Callable[..., Any], feeds: list[Feed], name: str)
         with _building(be):
             compiled = be._compile(fn, feeds)
     except Exception as exc:
+        text = str(exc)
+        if isinstance(exc, ValueError) and "Trying to share variable" in text:  # TF1's get_variable reuse
+            raise DualTFError(
+                error_message(
+                    f"A variable step `{name}` gets with get_variable must have the shape and dtype it was made "
+                    "with (by this step's first run, or by the step given as reuse=)",
+                    text[text.index("Trying to share") :].splitlines()[0],
+                )
+            ) from None
         construct = eager_only_construct(exc)
         if construct is None:
             raise

@@ -15,6 +15,7 @@ from .keras_loops import KerasLoop, ModelRunner
 from .step import Compiled
 from .tensors import eager_scope, structure_to_numpy
 from .tf1.installed import Installed
+from .tf1.refuse import Refusal, RefusalTable
 
 
 def _functions_run_eagerly() -> Callable[[], None]:
@@ -30,6 +31,22 @@ functions_run_eagerly = Installed(_functions_run_eagerly)
 __all__ = ["EagerBackend"]
 
 
+#: What eager execution refuses to run that a traced step may hold: found in the step's check trace, at build.
+UNRUNNABLE_EAGERLY = RefusalTable(
+    "eager",
+    dict.fromkeys(
+        ("MergeSummary",),
+        Refusal(
+            "tf.compat.v1.summary.merge_all / merge",
+            "TF1's summary collections belong to a graph; eager execution refuses to merge them",
+            "write with tf.summary (TF2: tf.summary.scalar under a writer's as_default()), or run the step in "
+            "mode 'graph' or 'function'",
+        ),
+    ),
+    sentence="Step `{step}` of mode 'eager' must not contain {what} ({op_type}): {why}. Instead, {instead}.",
+)
+
+
 class EagerBackend(Backend):
     """TF2 eager execution: every op runs when Python reaches it, on every call.
 
@@ -41,6 +58,9 @@ class EagerBackend(Backend):
     """
 
     mode = "eager"
+
+    def _refused_ops(self) -> RefusalTable | None:
+        return UNRUNNABLE_EAGERLY
 
     def _compile(self, fn: Callable[..., Any], feeds: list[Feed]) -> Compiled:
         # Traced once at build and put aside, as function mode traces it: fn fails when it is

@@ -206,12 +206,25 @@ class GraphBackend(Backend):
         # the variable does), and every step would initialize the variable again.
         try:
             with _every_op_is_used():
+                summaries = list(self.graph.get_collection(tf.compat.v1.GraphKeys.SUMMARIES))
                 self._build_checked(converted, placeholders, ordered=False)
+                # the first build is never run: its summaries must not be merged twice (merge_all)
+                self.graph.get_collection_ref(tf.compat.v1.GraphKeys.SUMMARIES)[:] = summaries
                 first_op = self.graph.version
                 build = self._build_checked(converted, placeholders)
         except BaseException:
             self._seen = self.graph.version  # a failed build's ops are not the block's: never run them
             raise
+        foreign = [t for t in build.fetches if t is not None and t.graph is not self.graph]
+        if foreign:  # made from another graph's tensor or variable (another backend's, closed or not)
+            self._seen = self.graph.version
+            raise ForeignObjectError(
+                format_error(
+                    f"Each result of a step of backend {self._label()}",
+                    "computed in the backend's graph, from its own variables and tensors",
+                    f"`{foreign[0].name}`, a tensor of another graph (a variable of another backend?)",
+                )
+            )
         if build.created:
             self._seen = self.graph.version
             raise variables_every_call(f"new variables on the second build: {[v.name for v in build.created]}")
@@ -296,7 +309,19 @@ class GraphBackend(Backend):
                 out.append(None if leaf is None else value_to_numpy(leaf))
         self._seen = self.graph.version  # the read ops made above
         if fetches:
-            for i, value in zip(slots, self._run(fetches), strict=True):
+            try:
+                values = self._run(fetches)
+            except tf.errors.InvalidArgumentError as exc:
+                if "must feed a value for placeholder" not in exc.message:
+                    raise
+                raise DualTFError(
+                    error_message(
+                        "A value given to evaluate() must be computable without a feed: a feed has a value only "
+                        "inside a step call (return it from the step instead)",
+                        tf_cause(exc.message),
+                    )
+                ) from None
+            for i, value in zip(slots, values, strict=True):
                 out[i] = value
         return out
 
