@@ -416,3 +416,15 @@ def test_without_the_switch_keras_dropout_masks_differ_under_xla(dualtf_backend)
     with dualtf.backend("eager", seed=0) as reference:
         want = _keras_fit(reference)
     assert not np.allclose(got, want, rtol=1e-3)
+
+
+@SWITCH
+def test_a_dataset_function_drawing_randomness_is_refused_in_every_mode(dualtf_backend):
+    """Under the switch an epoch's dataset is scanned too (its map's ops): the same refusal in every mode; a
+    seeded shuffle is not a draw of its own and passes."""
+    be = dualtf_backend
+    noisy = tf.data.Dataset.range(4).map(lambda i: tf.cast(i, tf.float32) + tf.random.uniform([]))
+    with pytest.raises(dualtf.DualTFError, match=rf"mode '{be.mode}'.*\(op type RandomUniform\).* made at the epoch's"):
+        be.epoch(lambda x: x * 1.0, noisy)
+    shuffled = tf.data.Dataset.range(4).shuffle(4, seed=1)
+    assert sorted(be.epoch(lambda x: x + 0, shuffled)().tolist()) == [0, 1, 2, 3]

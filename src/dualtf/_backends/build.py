@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from .._errors import DualTFError, FeedError, check_int, dualtf_errors_unwrapped, error_message, format_error
 from .._feeds import Feed, normalize_shape
-from .._tf_private import dataset_variant
+from .._tf_private import dataset_graph_def, dataset_variant
 from .checks import check_arity, check_step_outputs, step_name
 from .distribute import REDUCTIONS, batch_check, distributed
 from .eager_only import eager_only_construct, eager_only_error
@@ -160,6 +160,8 @@ def build_epoch(be: Backend, fn: Callable[..., Any], dataset: tf.data.Dataset[An
                 )
     if size == 0:
         raise DualTFError(format_error("The dataset of epoch()", "non-empty", "a dataset of no elements"))
+    if be._random is not None:  # the dataset's own functions (a map drawing random numbers) too, in every mode
+        refuse(_dataset_ops(be, dataset), RANDOM_OPS, step=name, mode=be.mode, where=lambda _: "the epoch's dataset")
     fn = be._step_code(name).wrap(fn)
     with _building(be):
         shapes = [normalize_shape(s.shape, "A component of epoch()'s dataset") for s in specs]
@@ -187,6 +189,15 @@ def build_epoch(be: Backend, fn: Callable[..., Any], dataset: tf.data.Dataset[An
 
     compiled = compiled._replace(run=one_pass_at_a_time)
     return Step(be.mode, [], compiled, check_open=be._check_open, name=name, steps_per_call=size)
+
+
+def _dataset_ops(be: Backend, dataset: tf.data.Dataset[Any]) -> list[tuple[str, str]]:
+    """``(type, name)`` of every op of ``dataset``'s graph, its functions' (a map's, a filter's) included."""
+    with be._lock, be.scope():
+        serialized = be._evaluate([dataset_graph_def(dataset)])[0]
+    graph_def = tf.compat.v1.GraphDef.FromString(serialized)
+    nodes = [*graph_def.node, *(node for function in graph_def.library.function for node in function.node_def)]
+    return [(node.op, node.name) for node in nodes]
 
 
 @contextlib.contextmanager
