@@ -74,6 +74,16 @@ class _Build(NamedTuple):
     must_run: list[Any]  # stateful ops the step must run (automatic control dependencies)
 
 
+def _called(node_def: Any) -> list[str]:
+    """The functions a node calls: its function-valued attributes (a loop's body, a map's f, a call's f)."""
+    names = []
+    for value in node_def.attr.values():
+        if value.HasField("func"):
+            names.append(value.func.name)
+        names += [f.name for f in value.list.func]
+    return names
+
+
 class _NeverUsed(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return "Object was never used" not in record.getMessage()
@@ -270,12 +280,25 @@ class GraphBackend(Backend):
             return str(load("Timeline")(metadata.step_stats, self.graph).generate_chrome_trace_format())
 
         spec = [None if t is None else tf.TensorSpec(t.shape, t.dtype) for t in build.fetches]
-        built = [(op.type, op.name) for op in self.graph.get_operations()[first_op:]]
+        built_ops = self.graph.get_operations()[first_op:]
+        built = [(op.type, op.name) for op in built_ops]
 
         def nested_ops() -> tuple[tuple[str, str], ...]:
-            # the ops of the functions the step calls (loop bodies, cond branches), by serializing the graph
-            library = self.graph.as_graph_def().library.function
-            return tuple((node.op, node.name) for f in library for node in f.node_def)
+            # the ops of the functions the step calls (loop bodies, cond branches, its datasets' functions),
+            # by serializing the graph: those reachable from the step's ops, not every function of the graph
+            library = {f.signature.name: f for f in self.graph.as_graph_def().library.function}
+            todo = [name for op in built_ops for name in _called(op.node_def)]
+            seen: set[str] = set()
+            found: list[tuple[str, str]] = []
+            while todo:
+                name = todo.pop()
+                if name in seen or name not in library:
+                    continue
+                seen.add(name)
+                for node in library[name].node_def:
+                    found.append((node.op, node.name))
+                    todo += _called(node)
+            return tuple(found)
 
         def op_line(name: str) -> str | None:
             try:
