@@ -459,3 +459,30 @@ def test_bad_backend_option_fails_the_test_by_name(pytester):
     result = _run(pytester, "--dualtf-modes", "eager")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*option of mode 'eager' must be one of: none. Received: jit=True*"])
+
+
+RUNS_NOTHING = """
+import pytest
+
+def test_builds_nothing(dualtf_backend):
+    assert dualtf_backend.mode
+
+@pytest.mark.dualtf(runs_nothing=True)
+def test_says_so(dualtf_backend):
+    assert dualtf_backend.mode
+
+def test_runs_a_step(dualtf_backend):
+    import tensorflow as tf
+    assert dualtf_backend.function(lambda: tf.constant(1), [])() == 1
+"""
+
+
+def test_a_test_that_runs_nothing_in_its_backend_fails_by_name(pytester):
+    pytester.makepyfile(test_nothing=RUNS_NOTHING)
+    result = _run(pytester, "--dualtf-modes", "eager")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*test_builds_nothing[[]eager[]] asked for a backend of mode 'eager' and never used it*"]
+    )
+    pytester.makeini("[pytest]\ndualtf_require_run = false\n")
+    _run(pytester, "--dualtf-modes", "eager").assert_outcomes(passed=3)

@@ -84,3 +84,30 @@ def test_checked_steps_names_what_is_not_a_step(dualtf_backend):
         checked_steps({"train": step, "eval": 3})
     with pytest.raises(dualtf.DualTFError, match=r"at least one step\. Received: an empty dict"):
         checked_steps({})
+
+
+def _bakes_its_first_input(be):
+    """Stands for a trace that baked a value in: the traced modes return the first call's input as a constant."""
+    x = be.feed("x", tf.float32, [2])
+    return be.function(lambda x: tf.identity(x) if tf.executing_eagerly() else tf.constant([1.0, 2.0]), [x])
+
+
+def test_fresh_inputs_catch_a_value_baked_into_a_trace():
+    assert_modes_agree(_bakes_its_first_input, {"x": [1.0, 2.0]}, modes=["eager", "function"])  # same inputs: agree
+    with pytest.raises(AssertionError, match=r"output of call 2 \(fresh inputs\): modes 'eager' and 'function' differ"):
+        assert_modes_agree(_bakes_its_first_input, {"x": [1.0, 2.0]}, modes=["eager", "function"], fresh_inputs=True)
+
+
+def _off_by_1e3_in_xla(dtype):
+    def program(be):
+        x = be.feed("x", dtype, [])
+        return be.function(lambda x: x * (1.001 if be.mode == "xla" else 1.0), [x])
+
+    return program
+
+
+def test_default_tolerances_follow_the_dtype_and_are_named():
+    assert_modes_agree(_off_by_1e3_in_xla(tf.float16), {"x": 1.0}, modes=["graph", "xla"])  # half: 1e-2
+    with pytest.raises(AssertionError, match=r"differ: .* \(float32: rtol=1e-05, atol=1e-06\)"):
+        assert_modes_agree(_off_by_1e3_in_xla(tf.float32), {"x": 1.0}, modes=["graph", "xla"])
+    assert dualtf.testing.DTYPE_TOLERANCES["bfloat16"] == (1e-2, 1e-2)

@@ -201,6 +201,7 @@ def run_program(
     strategy: Any = None,
     driver: Driver | None = None,
     deterministic_random: bool = False,
+    fresh_inputs: bool = False,
 ) -> ProgramRun:
     """Run ``program`` in a fresh backend of ``mode`` for ``steps`` calls.
 
@@ -211,7 +212,9 @@ def run_program(
     for a tuple) to its values or function of the index; a call's output is a
     dict by step name. ``driver(steps, i)``, if given, runs call ``i`` instead
     (``steps`` is the program's return value) and returns its outputs.
-    ``seed``, ``strategy`` and ``deterministic_random`` go to :func:`dualtf.backend`. Returns each call's
+    ``seed``, ``strategy`` and ``deterministic_random`` go to :func:`dualtf.backend`. With
+    ``fresh_inputs=True`` one more call follows on other values (each fed number changed, the
+    shapes kept), so that a value baked into a trace shows. Returns each call's
     outputs and the final variables.
     """
     from ._backends.tensors import variable_label
@@ -230,20 +233,45 @@ def run_program(
                     )
                 )
         outputs = []
-        for i in range(steps):
+        for i in range(steps + (1 if fresh_inputs else 0)):
+            change = _fresh if i == steps else None  # the extra call of fresh_inputs
             if driver is not None:
                 outputs.append(driver(returned, i))
             elif len(named) == 1:
-                outputs.append(_call(next(iter(named.values())), feeds, i))
+                outputs.append(_call(next(iter(named.values())), feeds, i, change))
             else:
                 assert isinstance(feeds, Mapping)
-                outputs.append({name: _call(step, feeds[name], i) for name, step in named.items()})
+                outputs.append({name: _call(step, feeds[name], i, change) for name, step in named.items()})
         tf_vars = be.variables
         values = be.evaluate(tf_vars)
         variables = [(variable_label(v), np.asarray(val)) for v, val in zip(tf_vars, values, strict=True)]
     return ProgramRun(outputs, variables)
 
 
-def _call(step: Step, feeds: Any, i: int) -> Any:
-    args, kwargs = feed_arguments(feeds(i) if callable(feeds) else feeds)
+def _call(step: Step, feeds: Any, i: int, change: Callable[[Any], Any] | None = None) -> Any:
+    values = feeds(i) if callable(feeds) else feeds
+    args, kwargs = feed_arguments(values if change is None else change(values))
     return step(*args, **kwargs)
+
+
+def _fresh(values: Any) -> Any:
+    """``values`` (one call's feeds, any nesting) with every number changed and every shape kept: floats
+    x * 1.5 + 0.25, integers x + 1, booleans negated; strings and what is not an array as they are.
+
+    >>> _fresh({"x": [1.0, 2.0], "n": 3, "flag": True, "s": "a"})
+    {'x': [1.75, 3.25], 'n': 4, 'flag': False, 's': 'a'}
+    """
+    if isinstance(values, Mapping):
+        return {key: _fresh(value) for key, value in values.items()}
+    if isinstance(values, tuple) and not hasattr(values, "_fields"):
+        return tuple(_fresh(value) for value in values)
+    arr = np.asarray(values) if not hasattr(values, "numpy") else np.asarray(values.numpy())
+    if arr.dtype.kind == "b":
+        changed = ~arr
+    elif arr.dtype.kind in "iu":
+        changed = arr + np.ones((), arr.dtype)
+    elif arr.dtype.kind in "fc":
+        changed = (arr * 1.5 + 0.25).astype(arr.dtype)
+    else:
+        return values
+    return changed.tolist() if isinstance(values, (list, int, float, bool)) else changed

@@ -32,11 +32,12 @@ from ._strategies import STRATEGIES, parse_strategies
 __all__ = ["dualtf_backend", "dualtf_backend_options", "dualtf_mode", "dualtf_strategy"]
 
 _MARKER = "dualtf"
-_MARKER_KEYWORDS = ("modes", "strategies", "seed", "deterministic_random", "xfail", "skip")
+_MARKER_KEYWORDS = ("modes", "strategies", "seed", "deterministic_random", "xfail", "skip", "runs_nothing")
 _modes_key = pytest.StashKey[tuple[str, ...]]()
 _strategies_key = pytest.StashKey[tuple[str, ...]]()
 _timings_key = pytest.StashKey[list[tuple[str, str, float]]]()
 _seeded_backend_key = pytest.StashKey[Any]()
+_backend_key = pytest.StashKey[Any]()
 _TIMING = "dualtf_timing"  # the user property a profiled test's (mode, seconds) travels in
 
 
@@ -82,6 +83,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("dualtf_modes", type="args", default=[], help="modes that dualtf tests run in (default: all)")
     parser.addini(
+        "dualtf_require_run",
+        type="bool",
+        default=True,
+        help="fail a test that asks for dualtf_backend and never uses it: no feed, variable, step, evaluate, "
+        "dataset or Keras loop of it (default: true)",
+    )
+    parser.addini(
         "dualtf_strategies",
         type="args",
         default=[],
@@ -111,10 +119,12 @@ def _usage(parse: Callable[[object, str], tuple[str, ...]], value: object, where
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "dualtf(modes=None, strategies=None, seed=None, deterministic_random=False, xfail=None, skip=None): run "
+        "dualtf(modes=None, strategies=None, seed=None, deterministic_random=False, xfail=None, skip=None, "
+        "runs_nothing=False): run "
         "this test only in the given dualtf modes and strategies; seed and deterministic_random are passed to "
         "dualtf.backend, and seed applied again just before the test body; xfail={mode: (ExceptionType, "
-        "reason)} expects that exception in that mode (strict); skip={mode: reason} skips that mode",
+        "reason)} expects that exception in that mode (strict); skip={mode: reason} skips that mode; "
+        "runs_nothing=True allows a test that runs nothing in its backend",
     )
     config.stash[_modes_key] = _configured(config, "modes", parse_modes, MODES)
     config.stash[_strategies_key] = _configured(config, "strategies", parse_strategies, STRATEGIES)
@@ -306,6 +316,8 @@ def dualtf_backend(
         with be:
             if seed is not None:
                 request.node.stash[_seeded_backend_key] = be
+            request.node.stash[_backend_key] = be
+            be.ran = False  # what the test does with it counts, not the fixture's own making and entering
             yield be
     finally:
         leaked = state.default_graph_changed()
@@ -334,7 +346,26 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
 
         with be.scope():
             seed_everything(be.seed)
-    return (yield)
+        be.ran = False  # the reseeding above used it, not the test
+    result = yield
+    _check_it_ran(pyfuncitem)
+    return result
+
+
+def _check_it_ran(item: pytest.Function) -> None:
+    """A test that asked for a backend and ran nothing in it tested nothing in that mode (chex's rule)."""
+    be = item.stash.get(_backend_key, None)
+    if be is None or be.ran or not item.config.getini("dualtf_require_run"):
+        return
+    marker = item.get_closest_marker(_MARKER)
+    if marker is not None and marker.kwargs.get("runs_nothing"):
+        return
+    pytest.fail(
+        f"dualtf: {item.nodeid} asked for a backend of mode {be.mode!r} and never used it (no feed, variable, "
+        "step, evaluate, dataset or Keras loop of it), so it tested nothing in that mode; use it, or mark the test "
+        "@pytest.mark.dualtf(runs_nothing=True) (ini dualtf_require_run = false turns the rule off)",
+        pytrace=False,
+    )
 
 
 @pytest.hookimpl(wrapper=True)

@@ -14,7 +14,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,15 +24,20 @@ from ._errors import check_int
 from ._modes import available_modes, parse_modes
 from .program import Driver, Feeds, Program, run_program
 
-__all__ = ["Program", "assert_modes_agree", "run_program"]
+__all__ = ["DTYPE_TOLERANCES", "Program", "assert_modes_agree", "run_program"]
 
 #: A tolerance for every mode, or one per mode (modes left out get the default).
 Tolerance = float | Mapping[str, float]
 
 _DEFAULT_RTOL, _DEFAULT_ATOL = 1e-5, 1e-6
+#: The defaults by dtype where they differ (as Keras' own tests compare half-precision floats); a tolerance
+#: given to assert_modes_agree applies to every dtype.
+DTYPE_TOLERANCES: dict[str, tuple[float, float]] = {"float16": (1e-2, 1e-2), "bfloat16": (1e-2, 1e-2)}
 
 
-def _tolerance(value: Tolerance, mode: str, default: float) -> float:
+def _tolerance(value: Tolerance | None, mode: str, default: float) -> float:
+    if value is None:
+        return default
     return float(value.get(mode, default)) if isinstance(value, Mapping) else float(value)
 
 
@@ -41,11 +47,12 @@ def assert_modes_agree(
     *,
     steps: int = 1,
     modes: Sequence[str] | str | None = None,
-    rtol: Tolerance = _DEFAULT_RTOL,
-    atol: Tolerance = _DEFAULT_ATOL,
+    rtol: Tolerance | None = None,
+    atol: Tolerance | None = None,
     seed: int | None = 0,
     driver: Driver | None = None,
     deterministic_random: bool = False,
+    fresh_inputs: bool = False,
 ) -> None:
     """Assert that ``program`` gives the same outputs and final variables in every mode.
 
@@ -64,9 +71,15 @@ def assert_modes_agree(
     runs call ``i`` any way it likes and returns what to compare (see
     :func:`dualtf.program.run_program`). ``rtol`` and ``atol`` are one number,
     or one per mode (``{"xla": 1e-4}``: XLA reorders float sums); two modes are
-    compared at the looser of their tolerances. With ``deterministic_random=True``
+    compared at the looser of their tolerances. Left out, they are 1e-5 and 1e-6,
+    and 1e-2 for float16 and bfloat16 values (:data:`DTYPE_TOLERANCES`); the message
+    says which applied. With ``deterministic_random=True``
     each backend draws its stateful random ops from one generator seeded by
-    ``seed``, so programs with dropout or random initial values compare too.
+    ``seed``, so programs with dropout or random initial values compare too. With
+    ``fresh_inputs=True`` each mode calls the step once more on other values (every
+    fed number changed, shapes kept): a value baked into a trace (a Python number
+    taken from a tensor at trace time) gives the old answer in a traced mode, and the
+    modes disagree on that call. On a GPU, TensorFloat-32 is off while modes run.
 
     >>> import tensorflow as tf
     >>> def relu(be):
@@ -76,21 +89,30 @@ def assert_modes_agree(
     """
     check_int("steps", steps, 1)
     chosen = available_modes() if modes is None else parse_modes(modes, "`modes` of assert_modes_agree")
-    results = {
-        mode: run_program(
-            program, feeds, mode, steps=steps, seed=seed, driver=driver, deterministic_random=deterministic_random
-        )
-        for mode in chosen
-    }
+    with _tf32_off():
+        results = {
+            mode: run_program(
+                program,
+                feeds,
+                mode,
+                steps=steps,
+                seed=seed,
+                driver=driver,
+                deterministic_random=deterministic_random,
+                fresh_inputs=fresh_inputs,
+            )
+            for mode in chosen
+        }
     base_mode = chosen[0]
     base_outputs, base_vars = results[base_mode]
     problems: list[str] = []
     for mode in chosen[1:]:
         outputs, variables = results[mode]
-        pair_rtol = max(_tolerance(rtol, m, _DEFAULT_RTOL) for m in (base_mode, mode))
-        pair_atol = max(_tolerance(atol, m, _DEFAULT_ATOL) for m in (base_mode, mode))
+        pair_rtol = None if rtol is None else max(_tolerance(rtol, m, _DEFAULT_RTOL) for m in (base_mode, mode))
+        pair_atol = None if atol is None else max(_tolerance(atol, m, _DEFAULT_ATOL) for m in (base_mode, mode))
         for call, (want, got) in enumerate(zip(base_outputs, outputs, strict=True), start=1):
-            problems += _compare(f"output of call {call}", want, got, base_mode, mode, pair_rtol, pair_atol)
+            label = f"output of call {call}" + (" (fresh inputs)" if fresh_inputs and call == steps + 1 else "")
+            problems += _compare(label, want, got, base_mode, mode, pair_rtol, pair_atol)
         if len(variables) != len(base_vars):
             problems.append(
                 f"mode {base_mode!r} made {len(base_vars)} variables but mode {mode!r} made {len(variables)}: "
@@ -116,7 +138,25 @@ def _paths(structure: Any, prefix: str = "") -> list[str]:
     return [prefix]
 
 
-def _compare(label: str, want: Any, got: Any, mode_a: str, mode_b: str, rtol: float, atol: float) -> list[str]:
+@contextlib.contextmanager
+def _tf32_off() -> Iterator[None]:
+    """TensorFloat-32 off while modes run (on a GPU it rounds float32 matmuls to 10 bits), put back after."""
+    import tensorflow as tf
+
+    if not tf.config.list_logical_devices("GPU"):
+        yield
+        return
+    was = tf.config.experimental.tensor_float_32_execution_enabled()
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    try:
+        yield
+    finally:
+        tf.config.experimental.enable_tensor_float_32_execution(was)
+
+
+def _compare(
+    label: str, want: Any, got: Any, mode_a: str, mode_b: str, rtol: float | None, atol: float | None
+) -> list[str]:
     import tensorflow as tf
 
     try:
@@ -131,16 +171,26 @@ def _compare(label: str, want: Any, got: Any, mode_a: str, mode_b: str, rtol: fl
                 out.append(f"{name}: None in one mode only ({mode_a!r}: {a!r}, {mode_b!r}: {b!r})")
             continue
         a, b = np.asarray(a), np.asarray(b)
+        default_rtol, default_atol = DTYPE_TOLERANCES.get(a.dtype.name, (_DEFAULT_RTOL, _DEFAULT_ATOL))
+        rtol_here = default_rtol if rtol is None else rtol
+        atol_here = default_atol if atol is None else atol
         if a.shape != b.shape:
             out.append(f"{name}: shape {a.shape} in mode {mode_a!r} but {b.shape} in mode {mode_b!r}")
             continue
-        if a.dtype.kind in "biufc" and not np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True):
+        kind = a.dtype.kind if a.dtype.kind != "V" else "f"  # ml_dtypes (bfloat16) are floats
+        if kind in "biufc" and not np.allclose(
+            a.astype(np.float64) if a.dtype.kind == "V" else a,
+            b.astype(np.float64) if b.dtype.kind == "V" else b,
+            rtol=rtol_here,
+            atol=atol_here,
+            equal_nan=True,
+        ):
             diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
             rel = diff / np.maximum(np.abs(a.astype(np.float64)), np.finfo(np.float64).tiny)
             out.append(
                 f"{name}: modes {mode_a!r} and {mode_b!r} differ: max abs diff {diff.max():.3g}, "
-                f"max rel diff {rel.max():.3g} (rtol={rtol}, atol={atol})"
+                f"max rel diff {rel.max():.3g} ({a.dtype.name}: rtol={rtol_here}, atol={atol_here})"
             )
-        elif a.dtype.kind not in "biufc" and not np.array_equal(a, b):
+        elif kind not in "biufc" and not np.array_equal(a, b):
             out.append(f"{name}: modes {mode_a!r} and {mode_b!r} give different values")
     return out

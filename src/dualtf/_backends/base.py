@@ -186,6 +186,9 @@ class Backend(abc.ABC):
         self._feeds: dict[str, Feed] = {}
         self._own_variables: dict[int, tf.Variable] = {}  # by id, in creation order
         self._keras_runners: dict[int, ModelRunner] = {}  # by the model's id; each holds its model
+        #: Whether the backend was used: any of its methods called, or a step of it (every one checks the
+        #: backend is open first). The pytest plugin fails a test that asked for a backend and never used it.
+        self.ran = False
         self._step_codes: weakref.WeakKeyDictionary[Step, StepCode] = weakref.WeakKeyDictionary()  # for reuse=
         self._stack = contextlib.ExitStack()
         self._entered: tuple[int, int] | None = None  # (thread, entry number) once its block is entered
@@ -569,6 +572,7 @@ class Backend(abc.ABC):
 
     # ======================================================= checks and bookkeeping
     def _check_open(self) -> None:
+        self.ran = True  # every method and step asks this first: the backend was used
         if self._closed:
             raise ClosedBackendError(
                 format_error(
