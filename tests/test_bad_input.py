@@ -540,3 +540,14 @@ def test_a_step_computing_from_a_closed_backends_variable_is_refused_by_name(dua
         v = old.variable(1.0, name="v")
     with dualtf.backend(dualtf_mode) as be, pytest.raises(dualtf.ForeignObjectError, match=r"another (graph|backend)"):
         be.function(lambda: v * 2, [])
+
+
+@pytest.mark.dualtf(modes=["graph", "eager", "function"])  # xla refuses Python ops at build
+def test_a_python_op_raising_is_a_step_error_in_every_mode(dualtf_backend):
+    def fails(value):
+        raise ValueError("no negative values")
+
+    x = dualtf_backend.feed("x", tf.float32, [])
+    step = dualtf_backend.function(lambda x: tf.numpy_function(fails, [x], tf.float32), [x])
+    with pytest.raises(dualtf.StepError, match=rf"mode '{dualtf_backend.mode}' failed while TensorFlow ran it"):
+        step(1.0)

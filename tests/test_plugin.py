@@ -22,9 +22,15 @@ def test_mode(dualtf_mode):
 """
 
 
+def _subprocess(pytester, *args):
+    """The programs below test other plugin features with tests that use the backend for nothing but its
+    mode: the rule that a test must use its backend is off for them (it is tested on its own)."""
+    return pytester.runpytest_subprocess("-o", "dualtf_require_run=false", *args)
+
+
 def _run(pytester, *args):
     """A real pytest run in a subprocess (TensorFlow cannot be imported twice in one process)."""
-    return pytester.runpytest_subprocess("-p", "no:randomly", "-v", *args)
+    return _subprocess(pytester, "-p", "no:randomly", "-v", *args)
 
 
 def _ids(result):
@@ -113,7 +119,7 @@ def test_k_selects_a_mode(pytester):
             [],
             None,
             'mode="eager"',
-            "every keyword must be one of modes, strategies, seed, deterministic_random, xfail, skip. "
+            "every keyword must be one of modes, strategies, seed, deterministic_random, xfail, skip, runs_nothing. "
             "Received: unknown keyword 'mode'.",
         ),
     ],
@@ -123,7 +129,7 @@ def test_usage_errors_name_the_mode(pytester, args, ini, marker, message):
         pytester.makeini(f"[pytest]\n{ini}\n")
     body = f"@pytest.mark.dualtf({marker})\n" if marker else ""
     pytester.makepyfile(f"import pytest\n\n{body}def test_x(dualtf_mode):\n    pass\n")
-    result = pytester.runpytest_subprocess("-p", "no:randomly", *args)
+    result = _subprocess(pytester, "-p", "no:randomly", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{message}*"])
 
@@ -138,7 +144,7 @@ def test_loading_the_plugin_does_not_import_tensorflow(pytester):
             assert "tensorflow" not in sys.modules
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider")
+    result = _subprocess(pytester, "-p", "no:randomly", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
 
 
@@ -158,7 +164,7 @@ def test_unavailable_mode_is_skipped_with_reason(pytester):
         """
     )
     pytester.makepyfile(test_basic=BASIC)
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "-rs")
+    result = _subprocess(pytester, "-p", "no:randomly", "-rs")
     result.assert_outcomes(passed=6, skipped=2)
     result.stdout.fnmatch_lines(["*dualtf mode 'xla' is unavailable here: no XLA in this test*"])
 
@@ -186,13 +192,13 @@ def test_sees_clean_state(dualtf_backend):
 @pytest.mark.parametrize("seed", ["1", "2", "3"])
 def test_isolation_in_random_order(pytester, seed):
     pytester.makepyfile(test_iso=ISOLATION)
-    result = pytester.runpytest_subprocess("-p", "randomly", f"--randomly-seed={seed}")
+    result = _subprocess(pytester, "-p", "randomly", f"--randomly-seed={seed}")
     result.assert_outcomes(passed=8)
 
 
 def test_isolation_under_xdist(pytester):
     pytester.makepyfile(test_iso=ISOLATION)
-    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:randomly")
+    result = _subprocess(pytester, "-n", "2", "-p", "no:randomly")
     result.assert_outcomes(passed=8)
 
 
@@ -209,7 +215,7 @@ def test_leaked_default_graph_fails_the_test(pytester):
                 KEEP[-1].__enter__()
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "--dualtf-modes", "eager")
+    result = _subprocess(pytester, "-p", "no:randomly", "--dualtf-modes", "eager")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*a different default graph was left entered*"])
 
@@ -229,9 +235,7 @@ def test_profile_option_gathers_every_workers_passed_tests(pytester, tmp_path):
     not mixed in."""
     pytester.makepyfile(test_basic=BASIC, test_xfail=XFAILS_IN_EAGER)
     out = tmp_path / "timings.json"
-    result = pytester.runpytest_subprocess(
-        "-p", "no:randomly", "-n", "2", "--dualtf-profile", f"--dualtf-profile-json={out}"
-    )
+    result = _subprocess(pytester, "-p", "no:randomly", "-n", "2", "--dualtf-profile", f"--dualtf-profile-json={out}")
     result.assert_outcomes(passed=11, xfailed=1)
     result.stdout.fnmatch_lines(["*dualtf profile*", "*test_matmul*"])
     data = json.loads(out.read_text())
@@ -264,7 +268,7 @@ def test_asking_only_for_the_mode_imports_no_tensorflow(pytester):
             assert "tensorflow" not in sys.modules
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "--dualtf-modes", "graph,eager,function")
+    result = _subprocess(pytester, "-p", "no:randomly", "--dualtf-modes", "graph,eager,function")
     result.assert_outcomes(passed=3)
 
 
@@ -295,7 +299,7 @@ def test_unknown_strategy_in_marker_is_a_usage_error(pytester):
             pass
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result = _subprocess(pytester, "-p", "no:randomly")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
@@ -324,7 +328,7 @@ def test_marker_seed_is_what_the_body_sees(dualtf_backend):
 @pytest.mark.parametrize("randomly_seed", ["1", "2"])
 def test_marker_seed_survives_pytest_randomly(pytester, randomly_seed):
     pytester.makepyfile(test_seeded=SEEDED)
-    result = pytester.runpytest_subprocess("-p", "randomly", f"--randomly-seed={randomly_seed}")
+    result = _subprocess(pytester, "-p", "randomly", f"--randomly-seed={randomly_seed}")
     result.assert_outcomes(passed=2)
 
 
@@ -382,7 +386,7 @@ def test_marker_takes_per_mode_expected_failures_and_skips(pytester, monkeypatch
 )
 def test_bad_per_mode_marker_is_a_usage_error(pytester, marker, message):
     pytester.makepyfile(f"import pytest\n\n@pytest.mark.dualtf({marker})\ndef test_x(dualtf_mode):\n    pass\n")
-    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result = _subprocess(pytester, "-p", "no:randomly")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     literal = re.sub(r"([][])", r"[\1]", message)  # brackets are character classes in fnmatch
     result.stderr.fnmatch_lines([f"*{literal}*"])
@@ -407,7 +411,7 @@ def test_strategies_option_and_ini_narrow_the_axis(pytester, args, ini):
 
 def test_bad_strategies_option_is_a_usage_error(pytester):
     pytester.makepyfile(test_s=STRATEGY_IDS)
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "--dualtf-strategies", "default,mirored")
+    result = _subprocess(pytester, "-p", "no:randomly", "--dualtf-strategies", "default,mirored")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         ["*--dualtf-strategies: Every strategy must be one of *Received: unknown strategy 'mirored'.*"]
@@ -415,9 +419,12 @@ def test_bad_strategies_option_is_a_usage_error(pytester):
 
 
 def test_marker_help_lists_every_keyword(pytester):
-    result = pytester.runpytest_subprocess("--markers")
+    result = _subprocess(pytester, "--markers")
     result.stdout.fnmatch_lines(
-        ["*dualtf(modes=None, strategies=None, seed=None, deterministic_random=False, xfail=None, skip=None)*"]
+        [
+            "*dualtf(modes=None, strategies=None, seed=None, deterministic_random=False, xfail=None, skip=None, "
+            "runs_nothing=False)*"
+        ]
     )
 
 
@@ -479,10 +486,10 @@ def test_runs_a_step(dualtf_backend):
 
 def test_a_test_that_runs_nothing_in_its_backend_fails_by_name(pytester):
     pytester.makepyfile(test_nothing=RUNS_NOTHING)
-    result = _run(pytester, "--dualtf-modes", "eager")
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-v", "--dualtf-modes", "eager")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         ["*test_builds_nothing[[]eager[]] asked for a backend of mode 'eager' and never used it*"]
     )
     pytester.makeini("[pytest]\ndualtf_require_run = false\n")
-    _run(pytester, "--dualtf-modes", "eager").assert_outcomes(passed=3)
+    pytester.runpytest_subprocess("-p", "no:randomly", "--dualtf-modes", "eager").assert_outcomes(passed=3)

@@ -53,7 +53,7 @@ def test_per_mode_tolerance_is_the_looser_of_the_pair():
         x = be.feed("x", tf.float32, shape=[])
         return be.function(lambda x: x * (1.0 + (1e-4 if be.mode == "xla" else 0.0)), [x])
 
-    with pytest.raises(AssertionError, match=r"modes 'graph' and 'xla' differ: .* \(rtol=1e-05"):
+    with pytest.raises(AssertionError, match=r"modes 'graph' and 'xla' differ: .* \(float32: rtol=1e-05"):
         assert_modes_agree(noisy, [1.0], modes=["graph", "xla"])
     assert_modes_agree(noisy, [1.0], modes=["graph", "eager", "xla"], rtol={"xla": 1e-3})
     with pytest.raises(AssertionError, match=r"modes 'graph' and 'xla' differ"):

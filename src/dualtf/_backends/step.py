@@ -17,6 +17,10 @@ __all__ = ["Compiled", "Step"]
 Values = list[np.ndarray]
 
 
+#: Ops that call back into Python (tf.py_function, tf.numpy_function, tf.compat.v1.py_func).
+_PYTHON_OPS = frozenset({"EagerPyFunc", "PyFunc", "PyFuncStateless"})
+
+
 class Compiled(NamedTuple):
     """What a mode's ``_compile`` hook returns: how to run a step, and what it knows about it."""
 
@@ -158,13 +162,22 @@ class Step:
             raise
         except tf.errors.OpError as exc:
             self._check_open()  # closed by another thread while this call ran: say that
-            raise StepError(
-                error_message(
-                    f"Step `{self.name}` of mode {self.mode!r} failed while TensorFlow ran it; variables it "
-                    "updated before the failing op may keep their new values (docs/modes.md, 'Failing steps').",
-                    f"{type(exc).__name__}: {tf_cause(exc.message)}",
-                )
-            ) from exc
+            raise self._failed(f"{type(exc).__name__}: {tf_cause(exc.message)}") from exc
+        except Exception as exc:
+            if isinstance(exc, DualTFError) or not any(op in _PYTHON_OPS for op, _ in self._compiled.ops):
+                raise
+            # a step holding tf.py_function / numpy_function: run eagerly, their Python raises its own error
+            # where a Session or a traced function gives an OpError; the same StepError for both
+            raise self._failed(f"{type(exc).__name__} (in the step's Python function?): {exc}") from exc
+
+    def _failed(self, received: str) -> StepError:
+        return StepError(
+            error_message(
+                f"Step `{self.name}` of mode {self.mode!r} failed while TensorFlow ran it; variables it "
+                "updated before the failing op may keep their new values (docs/modes.md, 'Failing steps').",
+                received,
+            )
+        )
 
     def __repr__(self) -> str:
         return f"Step({self.name!r}, mode={self.mode!r}, feeds={[f.name for f in self.feeds]})"
