@@ -474,11 +474,19 @@ def test_xla_refuses_by_allow_list_an_op_without_an_xla_kernel(dualtf_backend, f
     ("dtype", "value", "received"),
     [
         (tf.string, [-3, "a"], r"an object array holding int, str"),  # NumPy would make -3 the string "-3"
+        # found by the fused fuzz: two empty numeric arrays of different dtypes made an empty "string" array
+        (tf.string, [np.zeros((0, 0), ml_dtypes.bfloat16), np.zeros((0, 0), np.int64)], r"empty arrays of kinds"),
         (tf.float32, [tf.constant(1.0), 2.0], None),  # eager tensors in a list are values
         (tf.bool, np.array([0, 1], dtype=object), None),  # 0/1 fit a boolean feed, as Python ints too
         (tf.float32, tf.constant(1.5, tf.bfloat16), None),  # a bfloat16 scalar eager tensor
     ],
-    ids=["mixed-string-list", "list-of-eager-tensors", "object-0-1-to-bool", "bfloat16-scalar"],
+    ids=[
+        "mixed-string-list",
+        "empty-arrays-of-two-kinds",
+        "list-of-eager-tensors",
+        "object-0-1-to-bool",
+        "bfloat16-scalar",
+    ],
 )
 def test_the_feed_rule_holds_for_values_numpy_would_coerce(dualtf_backend, dtype, value, received):
     shape = [] if np.ndim(value) == 0 and not isinstance(value, list) else [None]

@@ -92,6 +92,11 @@ def as_array(value: Any, subject: str) -> np.ndarray:
         _refuse_tf_object(subject, f"a {type(value).__name__} holding a graph tensor")
     except (ValueError, TypeError) as exc:  # ragged nested lists
         raise FeedError(format_error(subject, "a rectangular array", f"{type(value).__name__} ({exc})")) from None
+    if arr.dtype == object and arr.size == 0 and isinstance(value, (list, tuple)):
+        kinds = {np.asarray(element).dtype.kind for element in value}  # empty parts still have their dtypes
+        if len(kinds) > 1:
+            received = f"empty arrays of kinds {sorted(kinds)}"
+            raise FeedError(format_error(subject, _VALUE + " (all of one kind)", received))
     if arr.dtype == object:
         _object_kind(arr, subject)
     elif arr.dtype.kind in "US" and isinstance(value, (list, tuple)):  # NumPy made [-3, "a"] all strings
