@@ -34,12 +34,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
+import bench_fused  # noqa: E402 - benchmarks/ is the script's directory: the same models and data
 import dualtf
-from _docs import provenance, update_docs  # noqa: E402 - benchmarks/ is the script's directory
-from dualtf import examples
+from _docs import provenance, update_docs  # noqa: E402
+from bench_fused import BATCH  # noqa: E402
 from dualtf._backends.tensors import eager_scope
 
-BATCH = 32
 #: (row, what it is compared with): a mode against the plain-Keras run it stands for.
 REFERENCE = {
     "graph": "dualtf function",
@@ -55,24 +55,10 @@ _PLAIN = {
 
 
 def _model(kind: str, steps_per_execution: int, **compile_args: Any) -> Any:
+    """bench_fused's model of ``kind``, compiled for ``fit``."""
     import keras
 
-    init = keras.initializers.GlorotUniform
-    if kind == "mlp":
-        layers = [
-            keras.Input((64,)),
-            keras.layers.Dense(32, activation="relu", kernel_initializer=init(0)),
-            keras.layers.Dense(10, kernel_initializer=init(1)),
-        ]
-    else:
-        layers = [
-            keras.Input((28, 28, 1)),
-            keras.layers.Conv2D(32, 3, activation="relu", kernel_initializer=init(0)),
-            keras.layers.Flatten(),
-            keras.layers.Dense(128, activation="relu", kernel_initializer=init(1)),
-            keras.layers.Dense(10, kernel_initializer=init(2)),
-        ]
-    model = keras.Sequential(layers)
+    model = bench_fused._model(kind)
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -84,12 +70,9 @@ def _model(kind: str, steps_per_execution: int, **compile_args: Any) -> Any:
 
 
 def _data(kind: str, batches: int) -> tuple[np.ndarray, np.ndarray]:
-    n = batches * BATCH
-    if kind == "mlp":
-        x, y = examples.digits()
-        return np.resize(x, (n, 64)), np.resize(y, n).astype(np.int32)
-    rng = np.random.default_rng(0)
-    return rng.random((n, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, n).astype(np.int32)
+    """bench_fused's ``batches`` batches of ``kind``, unstacked: the arrays ``fit`` batches itself."""
+    xs, ys = bench_fused._data(kind, batches)
+    return xs.reshape(-1, *xs.shape[2:]), ys.reshape(-1)
 
 
 Row = tuple[str, Callable[[], Any], Callable[[], None]]

@@ -194,14 +194,19 @@ def test_graph_mode_draws_a_random_tensor_made_outside_a_step_each_time_it_is_ev
 )
 @SWITCH
 def test_random_ops_it_cannot_replace_are_refused_by_name_at_build(dualtf_backend, draw, called):
-    be = dualtf_backend
+    pattern = rf"deterministic_random=True .*mode '{dualtf_backend.mode}'.*; {called} \(op"
+    _refused_before_it_ran(dualtf_backend, draw, pattern)
+
+
+def _refused_before_it_ran(be, draw, pattern):
+    """A step that counts, then draws with ``draw``: refused at build with ``pattern``, the counter untouched."""
     counter = be.variable(0, name="counter")
 
     def step():
         counter.assign_add(1)
         return draw()
 
-    with pytest.raises(dualtf.DualTFError, match=rf"deterministic_random=True .*mode '{be.mode}'.*; {called} \(op"):
+    with pytest.raises(dualtf.DualTFError, match=pattern):
         be.function(step, [])
     assert be.evaluate(counter) == 0  # refused before anything ran
 
@@ -219,16 +224,8 @@ def test_random_ops_it_cannot_replace_are_refused_by_name_at_build(dualtf_backen
 def test_an_unlisted_random_op_is_refused_by_the_registry_rule(dualtf_backend, draw, op_type):
     """Fail closed: an op that draws randomness is found by TensorFlow's op registry (stateful, with seed
     attributes or an RNG algorithm), not by a list of names — refused at build with its type and the user's line."""
-    be = dualtf_backend
-    counter = be.variable(0, name="counter")
-
-    def step():
-        counter.assign_add(1)
-        return draw()
-
-    with pytest.raises(dualtf.DualTFError, match=rf"mode '{be.mode}'.* \(op type ({op_type})\w*\) cannot.*test_random"):
-        be.function(step, [])
-    assert be.evaluate(counter) == 0
+    pattern = rf"mode '{dualtf_backend.mode}'.* \(op type ({op_type})\w*\) cannot.*test_random"
+    _refused_before_it_ran(dualtf_backend, draw, pattern)
 
 
 def test_the_registry_rule_knows_random_ops_by_their_definition():

@@ -1,8 +1,8 @@
 """``be.keras(model)``: Keras ``fit``, ``evaluate`` and ``predict`` that follow the backend's mode.
 
-eager, function and xla run Keras' own loop with ``run_eagerly`` / ``jit_compile``
-set for the mode (and the model's own settings put back after). Graph mode's runner
-lives with graph mode (``graph_keras.py``).
+Every mode runs Keras' own loop: eager, function and xla with ``run_eagerly`` /
+``jit_compile`` set for the mode (and the model's own settings put back after); graph mode
+the same loop with its steps run by the Session (``graph_keras.py``, a subclass).
 """
 
 from __future__ import annotations

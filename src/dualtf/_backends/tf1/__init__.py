@@ -11,5 +11,6 @@ graph, eager, function and xla mode, each idea in one module:
 - ``code``: how every mode runs ``fn`` — one list of wrappers (the registry held, TF1's
   build-once, deterministic random keys, eager's TF1 context and gradient tape);
 - ``build_once``, ``calls``, ``layers``, ``gradients``, ``random``: the features;
+- ``served``: graph mode's Keras loop, whose eager reads and assigns of graph variables the Session serves;
 - ``refuse``: the one helper that refuses a built step's ops against a table.
 """
