@@ -82,9 +82,12 @@ def test_compare_agrees_and_disagrees(dualtf, feeds_file):
     ok = dualtf("compare", f"{PROGRAMS}:affine", "--feeds", str(feeds_file), "--steps", "2")
     assert ok.returncode == 0, ok.stderr
     assert "agree" in ok.stdout
-    bad = dualtf("compare", f"{PROGRAMS}:mode_dependent", "--modes", "eager,graph")
+    where = feeds_file.parent / "where.json"
+    bad = dualtf("compare", f"{PROGRAMS}:mode_dependent", "--modes", "eager,graph", "--json", str(where))
     assert bad.returncode == 1
     assert "output of call 1: modes 'eager' and 'graph' differ: max abs diff 1" in bad.stderr
+    assert "eager and graph first differ on call 1" in bad.stderr  # the report says where
+    assert json.loads(where.read_text())["call"] == 1
 
 
 def test_compare_a_program_with_two_steps_and_per_mode_tolerances(dualtf, tmp_path):

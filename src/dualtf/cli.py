@@ -204,6 +204,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         assert_modes_agree(program, feeds, steps=args.steps, modes=modes, rtol=rtol, atol=atol)
     except AssertionError as exc:
         print(f"dualtf compare: {args.program}: {exc}", file=sys.stderr)
+        divergence = getattr(exc, "divergence", None)
+        if args.json and divergence is not None:
+            Path(args.json).write_text(divergence.to_json())
         return 1
     print(
         f"dualtf compare: {args.program}: outputs and variables agree in modes {', '.join(modes or _available())} "
@@ -292,6 +295,11 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         metavar="[MODE=]VALUE",
         help="absolute tolerance, for every mode or one mode (repeatable; default: 1e-6)",
+    )
+    comp.add_argument(
+        "--json",
+        metavar="FILE",
+        help="on a difference, write where the modes first part as JSON (default: not written)",
     )
     comp.set_defaults(run=_cmd_compare)
 

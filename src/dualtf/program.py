@@ -66,6 +66,10 @@ class ProgramRun(NamedTuple):
     outputs: list[Any]
     #: ``(name, value)`` in creation order: the order matches them across modes (graph may uniquify names).
     variables: list[tuple[str, np.ndarray]]
+    #: With ``record_variables=True``: the variables after each call, as :attr:`variables`.
+    variables_by_call: tuple[list[tuple[str, np.ndarray]], ...] = ()
+    #: With ``probe_call=N``: the intermediate values of call N's steps (see dualtf._divergence).
+    intermediates: tuple[Any, ...] = ()
 
 
 def checked_step(step: object) -> Step:
@@ -202,6 +206,9 @@ def run_program(
     driver: Driver | None = None,
     deterministic_random: bool = False,
     fresh_inputs: bool = False,
+    setup: Callable[[Backend], None] | None = None,
+    record_variables: bool = False,
+    probe_call: int | None = None,
 ) -> ProgramRun:
     """Run ``program`` in a fresh backend of ``mode`` for ``steps`` calls.
 
@@ -214,13 +221,16 @@ def run_program(
     (``steps`` is the program's return value) and returns its outputs.
     ``seed``, ``strategy`` and ``deterministic_random`` go to :func:`dualtf.backend`. With
     ``fresh_inputs=True`` one more call follows on other values (each fed number changed, the
-    shapes kept), so that a value baked into a trace shows. Returns each call's
-    outputs and the final variables.
+    shapes kept), so that a value baked into a trace shows. ``setup(be)``, if given, runs after
+    the program has built its steps and before the first call (to set variables). Returns each call's
+    outputs and the final variables; with ``record_variables=True`` the variables after every call
+    too, and with ``probe_call=N`` the values of call N's intermediate tensors (steps are then built
+    to give them, for :mod:`dualtf._divergence`).
     """
-    from ._backends.tensors import variable_label
-
     check_int("steps", steps, 1)
     with failing_in(mode), backend(mode, seed=seed, strategy=strategy, deterministic_random=deterministic_random) as be:
+        if probe_call is not None:
+            be._probe_sink = []
         returned = program(be)
         named = checked_steps(returned)
         if driver is None and len(named) > 1:
@@ -232,9 +242,15 @@ def run_program(
                         f"no feeds for step `{missing[0]}`",
                     )
                 )
-        outputs = []
+        if setup is not None:
+            setup(be)
+        outputs: list[Any] = []
+        by_call: list[list[tuple[str, np.ndarray]]] = []
+        intermediates: tuple[Any, ...] = ()
         for i in range(steps + (1 if fresh_inputs else 0)):
             change = _fresh if i == steps else None  # the extra call of fresh_inputs
+            if be._probe_sink is not None:
+                be._probe_sink.clear()
             if driver is not None:
                 outputs.append(driver(returned, i))
             elif len(named) == 1:
@@ -242,10 +258,21 @@ def run_program(
             else:
                 assert isinstance(feeds, Mapping)
                 outputs.append({name: _call(step, feeds[name], i, change) for name, step in named.items()})
-        tf_vars = be.variables
-        values = be.evaluate(tf_vars)
-        variables = [(variable_label(v), np.asarray(val)) for v, val in zip(tf_vars, values, strict=True)]
-    return ProgramRun(outputs, variables)
+            if be._probe_sink is not None and i + 1 == probe_call:
+                intermediates = tuple(be._probe_sink)
+            if record_variables:
+                by_call.append(_variables(be))
+        variables = by_call[-1] if by_call else _variables(be)
+    return ProgramRun(outputs, variables, tuple(by_call), intermediates)
+
+
+def _variables(be: Backend) -> list[tuple[str, np.ndarray]]:
+    """``(name, value)`` of every variable of ``be``, in creation order."""
+    from ._backends.tensors import variable_label
+
+    tf_vars = be.variables
+    values = be.evaluate(tf_vars)
+    return [(variable_label(v), np.asarray(val)) for v, val in zip(tf_vars, values, strict=True)]
 
 
 def _call(step: Step, feeds: Any, i: int, change: Callable[[Any], Any] | None = None) -> Any:

@@ -42,6 +42,7 @@ from .checks import OP_NAME, check_backend_options, dtype_argument, initial_valu
 from .distribute import aggregation as variable_aggregation
 from .distribute import resolve_strategy
 from .keras_loops import KerasLoop, ModelRunner
+from .probe import Intermediate
 from .step import Compiled, Step
 from .tensors import as_tf_variable, eager_scope, is_eager, tensor_label, to_numpy, variable_handle, variable_label
 from .tf1 import registry
@@ -194,6 +195,9 @@ class Backend(abc.ABC):
         self._entered: tuple[int, int] | None = None  # (thread, entry number) once its block is entered
         #: The generator every stateful random op draws from, with deterministic_random=True.
         self._random: DeterministicRandom | None = None
+        #: Set (to a list) by dualtf._divergence before any step is built: every call of every step then
+        #: appends the values of its intermediate tensors (see _backends/probe.py).
+        self._probe_sink: list[Intermediate] | None = None
         self._open(options)  # may refuse an option: before any global state is touched
         self._global_state = GlobalState(seeds=seed is not None)
         open_backends.opened(self)

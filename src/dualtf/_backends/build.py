@@ -104,7 +104,8 @@ def build_function(
                 for f in feeds
                 for shape in [stacked_shape(f.shape, steps)]
             ]
-        compiled = _compiled(be, fused(fn, compiled.result_spec, steps, step_outputs), stacked, name)
+        with _unprobed(be):  # a loop's body is not probed; its stacked results alone would point at be.function
+            compiled = _compiled(be, fused(fn, compiled.result_spec, steps, step_outputs), stacked, name)
         step = Step(
             be.mode,
             stacked,
@@ -178,7 +179,7 @@ def build_epoch(be: Backend, fn: Callable[..., Any], dataset: tf.data.Dataset[An
         "batch with drop_remainder=True, so every batch has one size",
     )
     loop = epoch_loop(be._per_replica(fn), dataset, size, single.result_spec, step_outputs)
-    with _building(be):
+    with _building(be), _unprobed(be):
         compiled = be._compile_loop(loop)
     be._check_captured(compiled, name)
     run, one_pass = compiled.run, threading.Lock()
@@ -198,6 +199,16 @@ def _dataset_ops(be: Backend, dataset: tf.data.Dataset[Any]) -> list[tuple[str, 
     graph_def = tf.compat.v1.GraphDef.FromString(serialized)
     nodes = [*graph_def.node, *(node for function in graph_def.library.function for node in function.node_def)]
     return [(node.op, node.name) for node in nodes]
+
+
+@contextlib.contextmanager
+def _unprobed(be: Backend) -> Iterator[None]:
+    """A probing backend's step built without probing (a fused step, an epoch: their loop bodies are not)."""
+    sink, be._probe_sink = be._probe_sink, None
+    try:
+        yield
+    finally:
+        be._probe_sink = sink
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ from .._feeds import Feed
 from .base import Backend
 from .eager_only import eager_only_construct
 from .keras_loops import KerasLoop, ModelRunner
+from .probe import record_eager_lines
 from .step import Compiled
 from .tensors import eager_scope, structure_to_numpy
 from .tf1.installed import Installed
@@ -78,6 +79,8 @@ class EagerBackend(Backend):
             self._tracer.forget_names(known_names)
             traced = Compiled(lambda values: None)
 
+        sink = self._probe_sink
+
         def run(values: list[np.ndarray]) -> Any:
             if not tf.executing_eagerly():  # called inside a graph backend's block
                 with eager_scope():
@@ -86,7 +89,12 @@ class EagerBackend(Backend):
             try:
                 # tf.constant: the values are already checked arrays of the feed's dtype,
                 # and it is about twice as fast as tf.convert_to_tensor's dispatch.
-                return structure_to_numpy(fn(*[tf.constant(v) for v in values]))
+                tensors = [tf.constant(v) for v in values]
+                if sink is None:
+                    return structure_to_numpy(fn(*tensors))
+                out, recorded = record_eager_lines(lambda: fn(*tensors))
+                sink.extend(recorded)
+                return structure_to_numpy(out)
             finally:
                 functions_run_eagerly.release()
 

@@ -21,7 +21,7 @@ class FunctionBackend(Backend):
     mode = "function"
 
     def _compile(self, fn: Callable[..., Any], feeds: list[Feed]) -> Compiled:
-        return self._tracer.trace(fn, feeds, jit_compile=False)
+        return self._tracer.trace(fn, feeds, jit_compile=False, sink=self._probe_sink)
 
 
 backend_class = FunctionBackend

@@ -27,6 +27,7 @@ from .._tf_private import load, make_callable_from_options
 from .base import Backend
 from .graph_keras import GraphKerasLoop
 from .keras_loops import ModelRunner
+from .probe import probe_points, values_of
 from .step import Compiled
 from .tensors import (
     as_tf_variable,
@@ -244,7 +245,18 @@ class GraphBackend(Backend):
         self._initialize_new_variables()
         real = [i for i, t in enumerate(build.fetches) if t is not None]
         fetched = [t for t in build.fetches if t is not None]
-        if fetched or target is not None:
+        built_ops = self.graph.get_operations()[first_op:]
+        sink = self._probe_sink
+        if sink is not None and (fetched or target is not None):  # the step's own values, fetched with its results
+            points = probe_points(built_ops)
+            full = self._make_callable(fetched + [p.tensor for p in points], placeholders, target)
+
+            def callable_(*values: np.ndarray, **_: Any) -> list[np.ndarray]:
+                got = full(*values)
+                sink.extend(values_of(points, got[len(fetched) :]))
+                return got[: len(fetched)]
+
+        elif fetched or target is not None:
             callable_ = self._make_callable(fetched, placeholders, target)
         else:  # fn returned only Nones and had no effect: nothing to run, as in the other modes
 
@@ -280,7 +292,6 @@ class GraphBackend(Backend):
             return str(load("Timeline")(metadata.step_stats, self.graph).generate_chrome_trace_format())
 
         spec = [None if t is None else tf.TensorSpec(t.shape, t.dtype) for t in build.fetches]
-        built_ops = self.graph.get_operations()[first_op:]
         built = [(op.type, op.name) for op in built_ops]
 
         def nested_ops() -> tuple[tuple[str, str], ...]:

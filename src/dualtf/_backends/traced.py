@@ -12,6 +12,7 @@ import tensorflow as tf
 from .._errors import tf_cause
 from .._feeds import Feed
 from .._tf_private import forget_variable_store_names, load, lower_call, variable_store_names
+from .probe import Intermediate, ProbePoint, probe_points, values_of
 from .step import Compiled
 from .tensors import check_results, eager_scope, structure_to_numpy, variables_every_call, without_operations
 from .tf1.build_once import add_regularization_loss
@@ -67,7 +68,9 @@ class Tracer:
         """Take out of the TF1 variable store every name not in ``keep`` (made by a trace that failed)."""
         forget_variable_store_names(self._store, keep)
 
-    def trace(self, fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Compiled:
+    def trace(
+        self, fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool, sink: list[Intermediate] | None = None
+    ) -> Compiled:
         """:func:`trace` ``fn`` in this backend's own outer graph, with its variables in the collections."""
         graph, variables = self._graph, self._variables
 
@@ -87,9 +90,10 @@ class Tracer:
             if self._strategy is not None:  # its scope lives on the default graph: enter it in this one too
                 stack.enter_context(self._strategy.scope())
             stack.enter_context(tf.variable_creator_scope(self._record))  # so does the backend's record
-            traced = trace(in_collections, feeds, jit_compile=jit_compile)
+            traced = trace(in_collections, feeds, jit_compile=jit_compile, sink=sink)
             if self.retrace_first and traced.trace_count is not None and traced.trace_count() == 1:
-                traced = trace(in_collections, feeds, jit_compile=jit_compile)  # a fresh tf.function: a second run
+                # a fresh tf.function: a second run
+                traced = trace(in_collections, feeds, jit_compile=jit_compile, sink=sink)
             return traced
 
 
@@ -108,12 +112,27 @@ def _regularizing_store() -> Any:
     return store
 
 
-def trace(fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Compiled:
+def trace(
+    fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool, sink: list[Intermediate] | None = None
+) -> Compiled:
     """Trace ``fn`` now, so the build cost is paid here and not on the first call.
 
     The input signature comes from the feeds, so a ``None`` dimension never
-    causes a retrace; variables live outside the function, as in TF2.
+    causes a retrace; variables live outside the function, as in TF2. With a
+    ``sink`` (a probing backend's), the function also returns its own ops' values,
+    which each call appends to ``sink``.
     """
+    points: list[ProbePoint] = []
+    if sink is not None:
+        user_fn = fn
+
+        def fn(*args: Any) -> Any:  # fn's results, and the outputs of the ops fn made (after them: same op seeds)
+            graph = tf.compat.v1.get_default_graph()
+            start = len(graph.get_operations())
+            out = user_fn(*args)
+            points[:] = probe_points(graph.get_operations()[start:])
+            return {"out": out, "probe": [p.tensor for p in points]}
+
     polymorphic = tf.function(fn, input_signature=[f.spec for f in feeds], jit_compile=jit_compile, autograph=True)
     try:
         concrete = polymorphic.get_concrete_function()
@@ -121,7 +140,8 @@ def trace(fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Co
         if "singleton tf.Variables" not in str(exc):
             raise
         raise variables_every_call(f"new variables on the second trace ({tf_cause(str(exc))})") from None
-    check_results(concrete.structured_outputs)
+    structured = concrete.structured_outputs if sink is None else concrete.structured_outputs["out"]
+    check_results(structured)
 
     # The concrete function skips tf.function's per-call signature matching (with
     # the feeds' signature there is nothing to match); one layer lower, its
@@ -134,7 +154,11 @@ def trace(fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Co
         if not tf.executing_eagerly():  # called inside a graph backend's block
             with eager_scope():
                 return run(values)
-        return structure_to_numpy(call([tf.constant(v) for v in values]))
+        if sink is None:
+            return structure_to_numpy(call([tf.constant(v) for v in values]))
+        got = call([tf.constant(v) for v in values])
+        sink.extend(values_of(points, [t.numpy() for t in got["probe"]]))
+        return structure_to_numpy(got["out"])
 
     graph = concrete.graph
 
@@ -152,8 +176,8 @@ def trace(fn: Callable[..., Any], feeds: list[Feed], *, jit_compile: bool) -> Co
         op_line=op_line,
         call_path="inference function" if lower is not None else "concrete function",
         variables=tuple(concrete.variables),
-        result_dtypes=tuple(t.dtype for t in concrete.outputs),
-        result_spec=tf.nest.map_structure(_spec, concrete.structured_outputs),
+        result_dtypes=tuple(t.dtype for t in concrete.outputs[: len(concrete.outputs) - len(points)]),
+        result_spec=tf.nest.map_structure(_spec, structured),
     )
 
 

@@ -119,7 +119,7 @@ class XlaBackend(Backend):
                     f"a string feed `{strings[0]}`",
                 )
             )
-        compiled = self._tracer.trace(fn, feeds, jit_compile=self.strategy is None)
+        compiled = self._tracer.trace(fn, feeds, jit_compile=self.strategy is None, sink=self._probe_sink)
         if tf.string in compiled.result_dtypes:
             raise DualTFError(
                 error_message(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import DualTFError
+from .._tables import text_table
 
 __all__ = ["ModeProfile", "ProfileReport"]
 
@@ -143,18 +144,9 @@ class ProfileReport:
 
     def table(self, width: int = 160) -> str:
         """A text table of the modes side by side, with ratios against the fastest."""
-        from rich.console import Console
-        from rich.table import Table
-
         header, body = self._cells()
-        table = Table(title=f"dualtf profile: {self.program}", caption=self.footer(), title_justify="left")
-        for i, name in enumerate(header):
-            table.add_column(name, justify="left" if i == 0 or name == "strategy" else "right", no_wrap=True)
-        for cells in body:
-            table.add_row(*cells)
-        console = Console(file=io.StringIO(), width=width, record=True, color_system=None)
-        console.print(table)
-        return console.export_text()
+        title = f"dualtf profile: {self.program}"
+        return text_table(title, header, body, caption=self.footer(), left=["strategy"], width=width, no_wrap=True)
 
     def to_markdown(self) -> str:
         """A Markdown table (for docs and pull requests)."""
