@@ -45,7 +45,7 @@ DTYPE_TOLERANCES: dict[str, tuple[float, float]] = {"float16": (1e-2, 1e-2), "bf
 
 
 class Gap(NamedTuple):
-    """One value that differs: what it is, and by how much (``inf`` where shapes or values cannot be subtracted)."""
+    """One value that differs: what it is, and by how much (``inf`` where values cannot be subtracted, or one is 0)."""
 
     what: str
     max_abs: float
@@ -96,7 +96,7 @@ def value_gap(a: Any, b: Any, rtol: float | None, atol: float | None) -> tuple[f
     rtol_here, atol_here = tolerance_for(a.dtype.name, rtol, atol)
     if np.allclose(wide_a, wide_b, rtol=rtol_here, atol=atol_here, equal_nan=True):
         return None
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         diff = np.abs(wide_a - wide_b)
         diff = np.where(np.isnan(wide_a) & np.isnan(wide_b), 0.0, diff)
         rel = diff / np.maximum(np.abs(wide_a), np.finfo(np.float64).tiny)
@@ -121,7 +121,7 @@ def leaf_paths(structure: Any, prefix: str = "") -> list[str]:
 
 
 def output_gaps(want: Any, got: Any, rtol: float | None, atol: float | None) -> list[Gap]:
-    """The leaves of one call's outputs that differ, by path (``[]`` for a single output)."""
+    """The leaves of one call's outputs that differ: ``output`` for a single output, else ``output [path]``."""
     import tensorflow as tf
 
     try:
@@ -130,7 +130,7 @@ def output_gaps(want: Any, got: Any, rtol: float | None, atol: float | None) -> 
         return [Gap("(structure)", float("inf"), float("inf"), "the outputs' structures differ")]
     gaps = []
     for path, a, b in zip(leaf_paths(want), tf.nest.flatten(want), tf.nest.flatten(got), strict=True):
-        what = f"[{path}]" if path else "[]"
+        what = f"output [{path}]" if path else "output"
         if a is None or b is None:
             if a is not b:
                 gaps.append(Gap(what, float("inf"), float("inf"), "None in one run only"))
@@ -157,7 +157,7 @@ def variable_gaps(
 
 def _shapes(a: Any, b: Any) -> str:
     shape_a, shape_b = np.shape(a), np.shape(b)
-    return f"shape {list(shape_a)}" if shape_a == shape_b else f"shapes {list(shape_a)} and {list(shape_b)}"
+    return str(list(shape_a)) if shape_a == shape_b else f"{list(shape_a)} and {list(shape_b)}"
 
 
 def first_op_gap(first: Sequence[Any], second: Sequence[Any], rtol: float | None, atol: float | None) -> OpGap | None:
@@ -242,7 +242,7 @@ def _made(name: str, op_type: str, line: str | None) -> str:
 
 
 def _number(value: float) -> str:
-    return "—" if value != value else ("shape" if value == float("inf") else f"{value:.3g}")
+    return "—" if value != value else f"{value:.3g}"
 
 
 @dataclass(frozen=True)
@@ -289,17 +289,17 @@ class Divergence:
     def table(self, width: int = 120) -> str:
         """What differs, as a text table a person reads at a glance."""
         a, b = self.runs
-        rows = [[f"output {g.what}", _number(g.max_abs), _number(g.max_rel), g.detail] for g in self.outputs]
+        rows = [[g.what, _number(g.max_abs), _number(g.max_rel), g.detail] for g in self.outputs]
         rows += [[f"variable {g.what}", _number(g.max_abs), _number(g.max_rel), g.detail] for g in self.variables]
         op = self.first_op
         if op is not None:
             there = f"first value that differs:\n{a}: {_made(op.op, op.op_type, op.line)}"
             there += f"\n{b}: {_made(op.other_op, op.other_op_type, op.other_line)}"
-            rows.append([there, _number(op.max_abs), _number(op.max_rel), f"shape {list(op.shape)}"])
+            rows.append([there, _number(op.max_abs), _number(op.max_rel), str(list(op.shape))])
         else:
             rows.append([f"first value that differs: not found ({self.why_no_op})", "", "", ""])
         title = f"{a} and {b} first differ on call {self.call}"
         caption = "\n".join(self.notes) or None
         return text_table(
-            title, ["what differs", "max abs diff", "max rel diff", ""], rows, caption=caption, width=width
+            title, ["what differs", "max abs diff", "max rel diff", "shape"], rows, caption=caption, width=width
         )
