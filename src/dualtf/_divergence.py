@@ -31,6 +31,8 @@ __all__ = [
     "Gap",
     "OpGap",
     "first_op_gap",
+    "first_unmatched_value",
+    "made_by",
     "leaf_paths",
     "output_gaps",
     "tolerance_for",
@@ -217,6 +219,35 @@ def _by_line(
     return None
 
 
+def first_unmatched_value(
+    reference: Sequence[Any], candidate: Sequence[Any], rtol: float | None, atol: float | None
+) -> OpGap | None:
+    """Between two *different* programs (ops named and ordered differently): the first intermediate of
+    ``reference`` that no intermediate of ``candidate`` of the same shape and dtype agrees with, and
+    its closest one. A reference value of a shape the candidate never made is passed over (computed
+    another way, not wrong), as is one made of constants alone."""
+    by_kind: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+    for item in candidate:
+        by_kind[(item.value.shape, item.value.dtype)].append(item)
+    for item in reference:
+        if not item.varies:  # made of constants alone (a gradient's seed of ones): the other may fold it away
+            continue
+        others = by_kind.get((item.value.shape, item.value.dtype), [])
+        if not others:
+            continue
+        closest: tuple[Any, tuple[float, float]] | None = None
+        for other in others:
+            gap = value_gap(item.value, other.value, rtol, atol)
+            if gap is None:
+                break
+            if closest is None or gap[0] < closest[1][0]:
+                closest = (other, gap)
+        else:
+            assert closest is not None
+            return _op_gap(item, *closest)
+    return None
+
+
 def _op_gap(item: Any, other: Any, gap: tuple[float, float]) -> OpGap:
     return OpGap(
         item.name,
@@ -230,7 +261,7 @@ def _op_gap(item: Any, other: Any, gap: tuple[float, float]) -> OpGap:
     )
 
 
-def _made(name: str, op_type: str, line: str | None) -> str:
+def made_by(name: str, op_type: str, line: str | None) -> str:
     """``op `name` (Type) made at file:line (code)``, the file relative to the working directory when under it."""
     what = f"local `{name}`" if op_type == "eager" else f"op `{name}` ({op_type})"
     if line is None:
@@ -263,6 +294,9 @@ class Divergence:
     first_op: OpGap | None = None
     why_no_op: str | None = None
     notes: tuple[str, ...] = field(default=())
+    #: Between two different programs (a migration): the first value of the second run that no value
+    #: of the first agrees with (``first_op`` is then the first run's that no value of the second does).
+    other_first_op: OpGap | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain Python values (JSON-ready; ``inf`` as a string)."""
@@ -280,6 +314,7 @@ class Divergence:
         out["outputs"] = [g._asdict() for g in self.outputs]
         out["variables"] = [g._asdict() for g in self.variables]
         out["first_op"] = None if self.first_op is None else self.first_op._asdict()
+        out["other_first_op"] = None if self.other_first_op is None else self.other_first_op._asdict()
         return clean(out)  # type: ignore[no-any-return]
 
     def to_json(self) -> str:
@@ -293,8 +328,8 @@ class Divergence:
         rows += [[f"variable {g.what}", _number(g.max_abs), _number(g.max_rel), g.detail] for g in self.variables]
         op = self.first_op
         if op is not None:
-            there = f"first value that differs:\n{a}: {_made(op.op, op.op_type, op.line)}"
-            there += f"\n{b}: {_made(op.other_op, op.other_op_type, op.other_line)}"
+            there = f"first value that differs:\n{a}: {made_by(op.op, op.op_type, op.line)}"
+            there += f"\n{b}: {made_by(op.other_op, op.other_op_type, op.other_line)}"
             rows.append([there, _number(op.max_abs), _number(op.max_rel), str(list(op.shape))])
         else:
             rows.append([f"first value that differs: not found ({self.why_no_op})", "", "", ""])

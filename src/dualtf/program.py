@@ -70,6 +70,8 @@ class ProgramRun(NamedTuple):
     variables_by_call: tuple[list[tuple[str, np.ndarray]], ...] = ()
     #: With ``probe_call=N``: the intermediate values of call N's steps (see dualtf._divergence).
     intermediates: tuple[Any, ...] = ()
+    #: Whether each of :attr:`variables` is trainable (optimizer slots and counters are not).
+    trainable: tuple[bool, ...] = ()
 
 
 def checked_step(step: object) -> Step:
@@ -263,7 +265,8 @@ def run_program(
             if record_variables:
                 by_call.append(_variables(be))
         variables = by_call[-1] if by_call else _variables(be)
-    return ProgramRun(outputs, variables, tuple(by_call), intermediates)
+        trainable = tuple(bool(getattr(v, "trainable", True)) for v in be.variables)
+    return ProgramRun(outputs, variables, tuple(by_call), intermediates, trainable)
 
 
 def _variables(be: Backend) -> list[tuple[str, np.ndarray]]:

@@ -32,10 +32,20 @@ from ._divergence import (
     variable_gaps,
 )
 from ._errors import ModeError, check_int, error_message
+from ._migration import MigrationReport, migration_report
 from ._modes import available_modes, parse_modes
 from .program import Driver, Feeds, Program, ProgramRun, run_program
 
-__all__ = ["DTYPE_TOLERANCES", "Divergence", "Program", "assert_modes_agree", "find_divergence", "run_program"]
+__all__ = [
+    "DTYPE_TOLERANCES",
+    "Divergence",
+    "MigrationReport",
+    "Program",
+    "assert_modes_agree",
+    "find_divergence",
+    "migration_report",
+    "run_program",
+]
 
 #: A tolerance for every mode, or one per mode (modes left out get the default).
 Tolerance = float | Mapping[str, float]

@@ -248,7 +248,7 @@ class GraphBackend(Backend):
         built_ops = self.graph.get_operations()[first_op:]
         sink = self._probe_sink
         if sink is not None and (fetched or target is not None):  # the step's own values, fetched with its results
-            points = probe_points(built_ops)
+            points = probe_points(built_ops, [t.op for t in fetched])
             full = self._make_callable(fetched + [p.tensor for p in points], placeholders, target)
 
             def callable_(*values: np.ndarray, **_: Any) -> list[np.ndarray]:

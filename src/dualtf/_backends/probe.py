@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import linecache
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from types import FrameType
 from typing import Any, NamedTuple
 
@@ -44,6 +44,8 @@ class Intermediate(NamedTuple):
     #: ``file:line (code)`` of the user's line that made it, or None where no user line made it.
     line: str | None
     value: np.ndarray
+    #: Whether the value depends on a feed, a variable or a random op (not on constants alone).
+    varies: bool = True
 
 
 class ProbePoint(NamedTuple):
@@ -53,14 +55,32 @@ class ProbePoint(NamedTuple):
     name: str
     op_type: str
     line: str | None
+    varies: bool = True
 
 
-def probe_points(ops: Iterable[tf.Operation]) -> list[ProbePoint]:
-    """The outputs worth fetching of ``ops`` (a step's own, in the order they were made): numbers and
-    booleans of ops other than inputs, constants and plumbing, at most :data:`MAX_PROBED`."""
+#: Ops whose value is not fixed when the step is built: inputs and variables (and any stateful op).
+_SOURCES = frozenset({"Placeholder", "VarHandleOp", "ReadVariableOp", "_Arg"})
+#: Ops whose value depends on their input's shape only: the same in two runs fed alike.
+_SHAPES = frozenset({"Shape", "ShapeN", "Size", "Rank"})
+
+
+def probe_points(ops: Sequence[tf.Operation], roots: Iterable[tf.Operation]) -> list[ProbePoint]:
+    """The outputs worth fetching of ``ops`` (a step's own, in the order they were made) whose values
+    flow into ``roots`` (its results' ops) or into a stateful op of ``ops`` (an assignment, a random
+    draw): numbers and booleans of ops other than inputs, constants and plumbing, at most
+    :data:`MAX_PROBED`. Each says whether it varies: depends on a feed, a variable or a stateful op,
+    not on constants and shapes alone."""
+    live = _upstream([*roots, *(op for op in ops if op.op_def.is_stateful)], {op.name for op in ops})
     points: list[ProbePoint] = []
+    varying: set[str] = set()
     for op in ops:
-        if op.type in _NOT_PROBED:
+        if op.type not in _SHAPES and (
+            op.type in _SOURCES
+            or op.op_def.is_stateful
+            or any(t.op.name in varying or t.op.type in _SOURCES for t in op.inputs)
+        ):
+            varying.add(op.name)
+        if op.type in _NOT_PROBED or op.name not in live:
             continue
         line = None
         for out in op.outputs:
@@ -69,10 +89,24 @@ def probe_points(ops: Iterable[tf.Operation]) -> list[ProbePoint]:
                 continue
             if line is None:
                 line = _with_code(user_line(op.traceback)) or ""
-            points.append(ProbePoint(out, out.name, op.type, line or None))
+            points.append(ProbePoint(out, out.name, op.type, line or None, op.name in varying))
             if len(points) >= MAX_PROBED:
                 return points
     return points
+
+
+def _upstream(roots: Iterable[tf.Operation], within: set[str]) -> set[str]:
+    """The names of the ops in ``within`` whose values flow into ``roots``, roots included: what makes a
+    step's numbers (an op that only orders others, as TF1's gradient gates do, makes none)."""
+    seen: set[str] = set()
+    stack = [op for op in roots if op.name in within]
+    while stack:
+        op = stack.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        stack.extend(t.op for t in op.inputs if t.op.name in within)
+    return seen
 
 
 def _with_code(line: str | None) -> str | None:
@@ -86,7 +120,9 @@ def _with_code(line: str | None) -> str | None:
 
 def values_of(points: list[ProbePoint], values: Iterable[Any]) -> list[Intermediate]:
     """``points`` with the values one call fetched for them."""
-    return [Intermediate(p.name, p.op_type, p.line, np.asarray(v)) for p, v in zip(points, values, strict=True)]
+    return [
+        Intermediate(p.name, p.op_type, p.line, np.asarray(v), p.varies) for p, v in zip(points, values, strict=True)
+    ]
 
 
 def record_eager_lines(call: Callable[[], Any]) -> tuple[Any, list[Intermediate]]:

@@ -130,7 +130,8 @@ def trace(
             graph = tf.compat.v1.get_default_graph()
             start = len(graph.get_operations())
             out = user_fn(*args)
-            points[:] = probe_points(graph.get_operations()[start:])
+            made = graph.get_operations()[start:]
+            points[:] = probe_points(made, [t.op for t in tf.nest.flatten(out) if isinstance(t, tf.Tensor)])
             return {"out": out, "probe": [p.tensor for p in points]}
 
     polymorphic = tf.function(fn, input_signature=[f.spec for f in feeds], jit_compile=jit_compile, autograph=True)
