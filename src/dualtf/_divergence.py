@@ -101,7 +101,7 @@ def value_gap(a: Any, b: Any, rtol: float | None, atol: float | None) -> tuple[f
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         diff = np.abs(wide_a - wide_b)
         diff = np.where(np.isnan(wide_a) & np.isnan(wide_b), 0.0, diff)
-        rel = diff / np.maximum(np.abs(wide_a), np.finfo(np.float64).tiny)
+        rel = np.where(diff == 0, 0.0, diff / np.abs(wide_a))  # inf where a is 0 and b is not
     return float(np.nanmax(diff, initial=0.0)), float(np.nanmax(rel, initial=0.0))
 
 

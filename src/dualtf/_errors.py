@@ -118,6 +118,11 @@ class UnsupportedCombinationError(DualTFError, ValueError):
     """A mode x strategy combination that TensorFlow cannot run (the message says why)."""
 
 
+class MigrationError(DualTFError, ValueError):
+    """Two programs of a migration report cannot be compared as asked: a ``variable_map`` name that
+    names no variable, or a pair of variables of different shapes."""
+
+
 class ProgramLoadError(DualTFError):
     """A program named as ``module:function`` or ``path/to/file.py:function`` cannot be loaded."""
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from ._divergence import Divergence, Gap, OpGap, first_unmatched_value, made_by, value_gap
-from ._errors import DualTFError, ModeError, check_int, error_message, format_error
+from ._errors import MigrationError, ModeError, check_int, error_message, format_error
 from ._modes import available_modes, parse_modes
 from ._tables import text_table
 from .program import Feeds, Program, ProgramRun, run_program
@@ -87,7 +87,7 @@ def match_variables(
     """Pair the variables of two programs: by ``variable_map`` (reference name to candidate name),
     then by name, then — trainable variables only — the n-th left of each shape and dtype in creation
     order. A name in ``variable_map`` that names no variable, or a pair whose shapes differ, is a
-    DualTFError.
+    MigrationError.
 
     >>> a = [("W", np.zeros((3, 1))), ("b", np.zeros(1))]
     >>> b = [("dense/kernel", np.zeros((3, 1))), ("dense/bias", np.zeros(1))]
@@ -108,7 +108,7 @@ def match_variables(
                 if name == wanted or (key == "plain" and _plain(name) == _plain(wanted)):
                     return i
         every = [name for name, _ in (reference if side == "reference" else candidate)]
-        raise DualTFError(
+        raise MigrationError(
             format_error(
                 f"Each {side} name in `variable_map`", f"the name of a variable of the {side} ({every})", wanted
             )
@@ -118,7 +118,7 @@ def match_variables(
         i, j = find(free_ref, want_ref, "reference"), find(free_cand, want_cand, "candidate")
         shape_ref, shape_cand = np.shape(reference[i][1]), np.shape(candidate[j][1])
         if shape_ref != shape_cand:
-            raise DualTFError(
+            raise MigrationError(
                 format_error(
                     f"Variables `{want_ref}` and `{want_cand}` paired by `variable_map`",
                     "of one shape",

@@ -32,7 +32,9 @@ def text_table(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    table = Table(
+        title=title, caption=caption, title_justify="left", caption_justify="left", min_width=min(len(title), width)
+    )
     for i, name in enumerate(header):
         table.add_column(name, justify="left" if i == 0 or name in left else "right", overflow="fold", no_wrap=no_wrap)
     for cells in rows:

@@ -1,8 +1,9 @@
-"""The ``dualtf`` command: ``profile``, ``compare`` and ``demo``.
+"""The ``dualtf`` command: ``profile``, ``compare``, ``migrate-check`` and ``demo``.
 
 Exit status: 0 when all went well; 1 when the program failed in a mode (built or ran: the
 mode and the error on one line, the traceback with ``--traceback``) or, for ``compare``,
-when modes disagree; 2 for bad input (an unknown mode, a program that cannot be imported
+when modes disagree, for ``migrate-check``, when the rewrite differs from the reference;
+2 for bad input (an unknown mode, a program that cannot be imported
 or returns no step, feeds that do not match, an unwritable output path), one line on stderr
 before anything is measured. TensorFlow's start-up log lines are kept off stderr
 (``--tf-logs`` shows them).
@@ -20,6 +21,7 @@ from typing import Any
 from ._errors import (
     DualTFError,
     FeedError,
+    MigrationError,
     ModeError,
     NotInstalledError,
     ProgramLoadError,
@@ -36,7 +38,7 @@ USAGE_ERROR = 2
 PROGRAM_FAILED = 1
 #: What the user gave wrong (or has not installed), wherever raised: exit 2. Any other DualTFError raised
 #: before a program ran is bad input too; anything a program raises while it runs in a mode: exit 1.
-_BAD_INPUT = (ProgramLoadError, ModeError, StrategyError, FeedError, NotInstalledError)
+_BAD_INPUT = (ProgramLoadError, ModeError, StrategyError, FeedError, NotInstalledError, MigrationError)
 
 
 def _version() -> str:
@@ -215,6 +217,37 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_migrate_check(args: argparse.Namespace) -> int:
+    from .testing import migration_report
+
+    _check_outputs((args.json, "--json"))
+    reference, candidate = load_program(args.reference), load_program(args.candidate)
+    mapping = dict(args.map or [])
+    report = migration_report(
+        reference,
+        candidate,
+        _load_feeds(args.feeds),
+        steps=args.steps,
+        modes=args.modes,
+        reference_mode=args.reference_mode,
+        variable_map=mapping,
+        copy_initial=args.copy_initial,
+        rtol=args.rtol,
+        atol=args.atol,
+    )
+    print(report.table())
+    if args.json:
+        Path(args.json).write_text(report.to_json())
+    return 0 if report.ok else 1
+
+
+def _map_argument(text: str) -> tuple[str, str]:
+    old, sep, new = text.partition("=")
+    if not sep or not old or not new:
+        raise argparse.ArgumentTypeError(f"expected REFERENCE_NAME=CANDIDATE_NAME. Received: {text!r}")
+    return old, new
+
+
 def _available() -> Sequence[str]:
     from ._modes import available_modes
 
@@ -302,6 +335,31 @@ def _parser() -> argparse.ArgumentParser:
         help="on a difference, write where the modes first part as JSON (default: not written)",
     )
     comp.set_defaults(run=_cmd_compare)
+
+    mig = sub.add_parser(
+        "migrate-check",
+        help="check a rewrite (CANDIDATE) against the TF1 program it rewrites (REFERENCE), as TF's guide asks",
+    )
+    mig.add_argument("reference", metavar="MODULE:REFERENCE", help="the program as it was (TF1, in dualtf form)")
+    mig.add_argument("candidate", metavar="MODULE:CANDIDATE", help="its rewrite")
+    mig.add_argument("--feeds", metavar="FILE.npz", help="one call's feed values, by feed name (default: no feeds)")
+    mig.add_argument("--modes", type=_modes_argument, help="the candidate's modes (default: all available)")
+    mig.add_argument("--reference-mode", default="graph", help="the reference's mode (default: graph)")
+    mig.add_argument("--steps", type=int, default=3, help="calls of each program (default: 3)")
+    mig.add_argument(
+        "--map",
+        type=_map_argument,
+        action="append",
+        metavar="OLD=NEW",
+        help="pair the reference's variable OLD with the candidate's NEW (repeatable; default: by name, then order)",
+    )
+    mig.add_argument(
+        "--copy-initial", action="store_true", help="start the candidate from the reference's initial values"
+    )
+    mig.add_argument("--rtol", type=float, default=None, help="relative tolerance (default: 1e-5; float16 1e-2)")
+    mig.add_argument("--atol", type=float, default=None, help="absolute tolerance (default: 1e-6; float16 1e-2)")
+    mig.add_argument("--json", metavar="FILE", help="also write the report as JSON (default: not written)")
+    mig.set_defaults(run=_cmd_migrate_check)
 
     demo = sub.add_parser("demo", help="profile the example programs (dualtf.examples) in every mode")
     measured(demo)

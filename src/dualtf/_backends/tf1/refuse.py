@@ -114,7 +114,11 @@ Received: op `check/Assert` (Assert).
 
 
 #: Where library code lives: a frame in none of these is the user's.
-_LIBRARY_PARTS = tuple(os.sep + part + os.sep for part in ("tensorflow", "keras", "tf_keras", "absl", "numpy"))
+#: TensorFlow, Keras and the packages they call back into (optree walks Keras' structures).
+_LIBRARY_PARTS = tuple(
+    os.sep + part + os.sep
+    for part in ("tensorflow", "keras", "tf_keras", "absl", "numpy", "optree", "ml_dtypes", "wrapt", "google", "namex")
+)
 _LIBRARY_DIRS = (
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep,  # dualtf's own
     os.path.dirname(os.__file__) + os.sep,  # the standard library (contextlib, functools)
