@@ -13,10 +13,11 @@ ops made at that line).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
@@ -35,6 +36,7 @@ __all__ = [
     "made_by",
     "leaf_paths",
     "output_gaps",
+    "tf32_off",
     "tolerance_for",
     "value_gap",
     "variable_gaps",
@@ -70,6 +72,22 @@ class OpGap(NamedTuple):
     shape: tuple[int, ...]
     max_abs: float
     max_rel: float
+
+
+@contextlib.contextmanager
+def tf32_off() -> Iterator[None]:
+    """TensorFloat-32 off while modes run (on a GPU it rounds float32 matmuls to 10 bits), put back after."""
+    import tensorflow as tf
+
+    if not tf.config.list_logical_devices("GPU"):
+        yield
+        return
+    was = tf.config.experimental.tensor_float_32_execution_enabled()
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    try:
+        yield
+    finally:
+        tf.config.experimental.enable_tensor_float_32_execution(was)
 
 
 def tolerance_for(dtype_name: str, rtol: float | None, atol: float | None) -> tuple[float, float]:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from ._divergence import Divergence, Gap, OpGap, first_unmatched_value, made_by, value_gap
+from ._divergence import Divergence, Gap, OpGap, first_unmatched_value, made_by, tf32_off, value_gap
 from ._errors import MigrationError, ModeError, check_int, error_message, format_error
 from ._modes import available_modes, parse_modes
 from ._tables import text_table
@@ -367,8 +367,6 @@ def migration_report(
     ref_modes = parse_modes(reference_mode, "`reference_mode` of migration_report")
     if len(ref_modes) != 1:
         raise ModeError(error_message("`reference_mode` of migration_report is one mode.", reference_mode))
-    from .testing import _tf32_off
-
     pair = _Pair(
         reference,
         candidate,
@@ -382,7 +380,7 @@ def migration_report(
         rtol,
         atol,
     )
-    with _tf32_off():
+    with tf32_off():
         ref_initial: list[Named] = []
         ref = pair.run(reference, ref_modes[0], lambda be: ref_initial.extend(_named(be)), record_variables=True)
         checks = tuple(pair.check(mode, ref_modes[0], ref, ref_initial) for mode in chosen)

@@ -14,8 +14,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -27,6 +26,7 @@ from ._divergence import (
     first_op_gap,
     leaf_paths,
     output_gaps,
+    tf32_off,
     tolerance_for,
     value_gap,
     variable_gaps,
@@ -118,7 +118,7 @@ def assert_modes_agree(
     check_int("steps", steps, 1)
     chosen = available_modes() if modes is None else parse_modes(modes, "`modes` of assert_modes_agree")
     settings = _Settings(steps, seed, driver, deterministic_random, fresh_inputs)
-    with _tf32_off():
+    with tf32_off():
         results = {mode: settings.run(program, feeds, mode, record_variables=True) for mode in chosen}
     base_mode = chosen[0]
     base_outputs, base_vars = results[base_mode][:2]
@@ -157,7 +157,7 @@ def assert_modes_agree(
     divergence = None
     if localize and first_differing is not None:
         mode, pair_rtol, pair_atol = first_differing
-        with _tf32_off():
+        with tf32_off():
             divergence = _divergence(
                 program, feeds, (base_mode, mode), (results[base_mode], results[mode]), settings, pair_rtol, pair_atol
             )
@@ -209,7 +209,7 @@ def find_divergence(
     if len(chosen) != 2:
         raise ModeError(error_message("find_divergence compares exactly two modes.", ", ".join(chosen)))
     settings = _Settings(steps, seed, driver, deterministic_random, fresh_inputs)
-    with _tf32_off():
+    with tf32_off():
         runs = tuple(settings.run(program, feeds, mode, record_variables=True) for mode in chosen)
         return _divergence(program, feeds, (chosen[0], chosen[1]), (runs[0], runs[1]), settings, rtol, atol)
 
@@ -287,22 +287,6 @@ def _divergence(
             "branch, or in an op no user line made)"
         )
     return Divergence(modes, call, tuple(outputs), tuple(variables), op, why, tuple(notes))
-
-
-@contextlib.contextmanager
-def _tf32_off() -> Iterator[None]:
-    """TensorFloat-32 off while modes run (on a GPU it rounds float32 matmuls to 10 bits), put back after."""
-    import tensorflow as tf
-
-    if not tf.config.list_logical_devices("GPU"):
-        yield
-        return
-    was = tf.config.experimental.tensor_float_32_execution_enabled()
-    tf.config.experimental.enable_tensor_float_32_execution(False)
-    try:
-        yield
-    finally:
-        tf.config.experimental.enable_tensor_float_32_execution(was)
 
 
 def _compare(
