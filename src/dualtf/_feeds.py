@@ -92,8 +92,10 @@ def as_array(value: Any, subject: str) -> np.ndarray:
         _refuse_tf_object(subject, f"a {type(value).__name__} holding a graph tensor")
     except (ValueError, TypeError) as exc:  # ragged nested lists
         raise FeedError(format_error(subject, "a rectangular array", f"{type(value).__name__} ({exc})")) from None
-    if arr.dtype == object and arr.size == 0 and isinstance(value, (list, tuple)):
-        kinds = {np.asarray(element).dtype.kind for element in value}  # empty parts still have their dtypes
+    if arr.size == 0 and isinstance(value, (list, tuple)) and len(value) > 1:
+        # empty parts still have their dtypes; what NumPy makes of them depends on its version (an
+        # object array before 2.4, float64 from 2.4 with ml_dtypes 0.7): refused alike on every version
+        kinds = {np.asarray(element).dtype.kind for element in value}
         if len(kinds) > 1:
             received = f"empty arrays of kinds {sorted(kinds)}"
             raise FeedError(format_error(subject, _VALUE + " (all of one kind)", received))

@@ -41,4 +41,4 @@ def text_table(
         table.add_row(*cells)
     console = Console(file=io.StringIO(), width=width, record=True, color_system=None)
     console.print(table)
-    return console.export_text()
+    return "".join(line.rstrip() + "\n" for line in console.export_text().splitlines())

@@ -22,8 +22,9 @@ import importlib.util
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -60,8 +61,15 @@ Feeds = FeedValues | Callable[[int], FeedValues] | None
 Driver = Callable[[Any, int], Any]
 
 
-class ProgramRun(NamedTuple):
-    """What one run of a program gave: each call's output, then every variable's final value."""
+@dataclass(frozen=True)
+class ProgramRun:
+    """What one run of a program gave: each call's output, then every variable's final value
+    (``outputs, variables = run_program(...)`` unpacks those two; the rest are attributes).
+
+    >>> outputs, variables = ProgramRun([1.0], [("w", np.zeros(2))])
+    >>> outputs
+    [1.0]
+    """
 
     outputs: list[Any]
     #: ``(name, value)`` in creation order: the order matches them across modes (graph may uniquify names).
@@ -72,6 +80,9 @@ class ProgramRun(NamedTuple):
     intermediates: tuple[Any, ...] = ()
     #: Whether each of :attr:`variables` is trainable (optimizer slots and counters are not).
     trainable: tuple[bool, ...] = ()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.outputs, self.variables))
 
 
 def checked_step(step: object) -> Step:
