@@ -123,3 +123,11 @@ def test_modes_md_lists_the_refusal_tables_as_the_code_has_them():
     block = page.split("<!-- refusal tables: begin -->\n", 1)[1].split("\n<!-- refusal tables: end -->", 1)[0]
     tables = (TF1_OPS, RANDOM_OPS, UNRUNNABLE_EAGERLY, UNCOMPILABLE)
     assert block == "\n\n".join(t.markdown() for t in tables), "regenerate the tables"
+
+
+def test_strategies_md_lists_the_feature_table_as_the_code_has_it():
+    from dualtf._strategies import feature_table_markdown
+
+    page = (ROOT / "docs" / "strategies.md").read_text()
+    block = page.split("<!-- feature table: begin -->\n", 1)[1].split("\n<!-- feature table: end -->", 1)[0]
+    assert block == feature_table_markdown(), "regenerate with dualtf._strategies.feature_table_markdown()"

@@ -25,13 +25,31 @@ def test_profile_records_every_figure(dualtf_mode):
     assert row.build_s > 0 and row.first_call_s > 0
     assert row.examples_per_s is None  # the feed's first dimension is fixed: no batch
     assert row.host_rss_bytes > 0 and row.steps_per_call == 1
-    assert row.device_peak_bytes is None or row.device_peak_bytes >= 0
+    if not tf.config.list_logical_devices("GPU"):  # CPU: the device columns say so
+        assert row.device_peak_bytes is None and row.device_current_bytes is None
+        assert report.table().count("n/a") >= 1
+    else:
+        assert row.device_peak_bytes >= row.device_current_bytes >= 0
     if dualtf_mode in ("function", "xla"):
         assert row.traces == 1 and row.op_count > 0
     elif dualtf_mode == "graph":
         assert row.traces is None and row.op_count > 0
     else:
         assert row.traces is None and row.op_count is None
+
+
+def test_on_an_accelerator_every_clock_stops_after_the_device_sync_and_memory_shows(monkeypatch):
+    """The accelerator's side, planted on a CPU: a device that synchronizes and reports its memory."""
+    from dualtf.profiler import measure
+
+    synced = []
+    monkeypatch.setattr(measure, "device_sync", lambda: lambda: synced.append(1))
+    monkeypatch.setattr(measure, "device_memory", lambda reset=False: measure.DeviceMemory("GPU:0", 2**20, 3 * 2**20))
+    report = profile(_affine, {"x": [[3.0, 4.0]]}, modes=["eager"], steps=7, warmup=2)
+    (row,) = report.rows
+    assert len(synced) == 1 + 1 + 7  # the first call, after the warmup, each timed call
+    assert (row.device_current_bytes, row.device_peak_bytes) == (2**20, 3 * 2**20)
+    assert "1.0 / 3.0 MiB" in report.table()
 
 
 def test_throughput_uses_the_batch_dimension(dualtf_mode):

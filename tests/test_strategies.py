@@ -213,3 +213,32 @@ def test_bad_worker_arguments():
         run_workers("m:f", workers=0)
     with pytest.raises(dualtf.DualTFError, match=r"a 'module:function' string"):
         run_workers(len)
+
+
+@pytest.mark.dualtf(strategies=["cpu", "mirrored"])
+def test_every_feature_the_table_refuses_is_refused_at_build_with_its_reason(dualtf_backend, dualtf_strategy):
+    """Each refused row of STRATEGY_FEATURES (docs/strategies.md's feature table) is an
+    UnsupportedCombinationError naming the feature, the strategy and the table's reason."""
+    from dualtf._strategies import STRATEGY_FEATURES
+
+    be = dualtf_backend
+    x = be.feed("x", tf.float32, [None])
+    step = be.function(lambda x: x * 2.0, [x], reduce="concat")
+    with be.scope():
+        ds = tf.data.Dataset.from_tensor_slices(np.arange(4, dtype=np.float32)).batch(2)
+    builds = {
+        "steps_per_call": lambda: be.function(lambda x: x, [x], steps_per_call=2),
+        "reuse": lambda: be.function(lambda x: x, [x], reuse=step),
+        "epoch": lambda: be.epoch(lambda x: x, ds),
+        "deterministic_random": lambda: dualtf.backend(
+            be.mode, seed=0, deterministic_random=True, strategy=dualtf_strategy
+        ),
+    }
+    refused = [f for f in STRATEGY_FEATURES if f.refused is not None]
+    assert sorted(f.key for f in refused) == sorted(builds)  # every refused row is tested here
+    for feature in refused:
+        with pytest.raises(dualtf.UnsupportedCombinationError) as caught:
+            builds[feature.key]()
+        message = str(caught.value)
+        assert f"with strategy {dualtf_strategy!r}" in message and feature.refused in message
+    assert step(np.array([1.5, 2.0], np.float32)).tolist() == [3.0, 4.0]  # the backend is whole after the refusals

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._choices import parse_names
 from ._errors import DualTFError, StrategyError, format_error
@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STRATEGIES",
+    "STRATEGY_FEATURES",
+    "StrategyFeature",
+    "feature_refused_reason",
+    "feature_table_markdown",
     "available_strategies",
     "combination_unsupported_reason",
     "configure_virtual_cpus",
@@ -29,6 +33,89 @@ __all__ = [
 
 #: Every strategy name dualtf knows. ``default`` means no tf.distribute strategy.
 STRATEGIES: tuple[str, ...] = ("default", "cpu", "gpu", "mirrored", "tpu", "multiworker")
+
+
+class StrategyFeature(NamedTuple):
+    """One feature of a step and how it runs under a ``tf.distribute`` strategy."""
+
+    #: The key the code refuses it by (None: not refused).
+    key: str | None
+    #: How a user asks for it.
+    asked: str
+    #: Why it is refused under every strategy (None: it runs, in the cells the mode table allows).
+    refused: str | None
+    #: Where it runs, in words.
+    runs: str = ""
+
+
+#: Every feature a step has, and whether it runs under a strategy: the one table that refusals
+#: (``Backend._refuse_strategy``) and docs/strategies.md's feature table are made from.
+STRATEGY_FEATURES: tuple[StrategyFeature, ...] = (
+    StrategyFeature(
+        None,
+        "`be.function(fn, feeds)`, variables, `be.evaluate`, `be.assign`",
+        None,
+        "every cell of the mode table; feeds split per replica, outputs reduced",
+    ),
+    StrategyFeature(
+        None,
+        "`be.keras(model)`: `fit`, `evaluate`, `predict`",
+        None,
+        "Keras' own loop under the strategy in eager and function; graph refuses a Keras optimizer's replica "
+        "all-reduce when it builds the step (1); xla on CPUs is refused by the mode table (2)",
+    ),
+    StrategyFeature(
+        "steps_per_call",
+        "`be.function(..., steps_per_call=K)`",
+        "a fused step runs `fn` K times in one `tf.while_loop`; under a strategy each pass must be a "
+        "`strategy.run` with its own per-replica slice of the K batches, which dualtf does not build yet",
+    ),
+    StrategyFeature(
+        "epoch",
+        "`be.epoch(fn, dataset)`",
+        "an epoch iterates a dataset inside one step; under a strategy the dataset must be distributed "
+        "(`strategy.experimental_distribute_dataset`) and each batch run per replica, which dualtf does not build yet",
+    ),
+    StrategyFeature(
+        "reuse",
+        "`be.function(..., reuse=step)`",
+        "a step that reuses another's TF1 variable store must find its variables in the strategy's scope as "
+        "mirrored variables, which dualtf does not check yet",
+    ),
+    StrategyFeature(
+        "deterministic_random",
+        "`dualtf.backend(..., deterministic_random=True)`",
+        "one device draws one mask for the whole batch, while each replica draws for its slice: the numbers "
+        "could not equal one device's without drawing per example, which dualtf does not do yet",
+    ),
+)
+
+
+def feature_refused_reason(key: str) -> str:
+    """Why the feature ``key`` of :data:`STRATEGY_FEATURES` is refused under a strategy.
+
+    >>> feature_refused_reason("epoch").split(";")[0]
+    'an epoch iterates a dataset inside one step'
+    """
+    for feature in STRATEGY_FEATURES:
+        if feature.key == key and feature.refused is not None:
+            return feature.refused
+    raise KeyError(key)
+
+
+def feature_table_markdown() -> str:
+    """docs/strategies.md's feature table, made from :data:`STRATEGY_FEATURES`: each feature against
+    each strategy, ✓ or the refusal (the mode x strategy table applies first)."""
+    names = [name for name in STRATEGIES if name != "default"]
+    lines = [
+        "| feature | default | " + " | ".join(names) + " | under a strategy |",
+        "|---|---|" + "---|" * len(names) + "---|",
+    ]
+    for feature in STRATEGY_FEATURES:
+        cell = "✓" if feature.refused is None else "refused"
+        why = feature.runs if feature.refused is None else f"refused by name at build: {feature.refused}"
+        lines.append(f"| {feature.asked} | ✓ | " + " | ".join(cell for _ in names) + f" | {why} |")
+    return "\n".join(lines)
 
 
 def _check_name(name: object) -> str:

@@ -34,7 +34,7 @@ from .._errors import (
 from .._feeds import Feed, coerce_value, normalize_shape
 from .._global_state import GlobalState, seed_everything
 from .._modes import Mode
-from .._strategies import strategy_name
+from .._strategies import feature_refused_reason, strategy_name
 from .._tf_private import creating_tf_keras_batch_counter, dataset_variant
 from . import open_backends
 from .build import build_epoch, build_function
@@ -169,7 +169,7 @@ class Backend(abc.ABC):
             raise UnsupportedCombinationError(
                 format_error(
                     f"deterministic_random=True with strategy {strategy_name(self.strategy)!r}",
-                    "used without a strategy (not supported under one yet)",
+                    f"used without a strategy ({feature_refused_reason('deterministic_random')})",
                     f"a backend of mode {self.mode!r} with strategy {strategy_name(self.strategy)!r}",
                 )
             )
@@ -641,13 +641,14 @@ class Backend(abc.ABC):
         stack.enter_context(entered(Frame(what, self.mode, random=self._random)))
         return stack
 
-    def _refuse_strategy(self, what: str) -> None:
-        """``what`` is not built under a strategy yet: an UnsupportedCombinationError naming both."""
+    def _refuse_strategy(self, key: str, what: str) -> None:
+        """The feature ``key`` of the strategy feature table (shown as ``what``) is not built under a
+        strategy: an UnsupportedCombinationError naming both, and the table's reason."""
         if self.strategy is not None:
             raise UnsupportedCombinationError(
                 format_error(
                     f"{what} with strategy {self.strategy_name!r}",
-                    "used without a strategy (not supported under one yet)",
+                    f"used without a strategy ({feature_refused_reason(key)})",
                     f"a backend of mode {self.mode!r} with strategy {self.strategy_name!r}",
                 )
             )

@@ -74,11 +74,11 @@ def build_function(
     steps = check_int("steps_per_call", steps_per_call, 1, MAX_STEPS)
     check_step_outputs(step_outputs, "function()")
     if steps > 1:
-        be._refuse_strategy(f"steps_per_call={steps}")
+        be._refuse_strategy("steps_per_call", f"steps_per_call={steps}")
     checks = []
     code: StepCode | None = None
     if reuse is not None:
-        be._refuse_strategy("reuse=")
+        be._refuse_strategy("reuse", "reuse=")
         if not isinstance(reuse, Step) or reuse not in be._step_codes:
             raise DualTFError(
                 format_error(
@@ -132,7 +132,7 @@ def build_epoch(be: Backend, fn: Callable[..., Any], dataset: tf.data.Dataset[An
                 "The dataset of epoch()", f"a tf.data.Dataset made under this backend ({be._label()})", repr(dataset)
             )
         )
-    be._refuse_strategy("epoch()")
+    be._refuse_strategy("epoch", "epoch()")
     specs = tf.nest.flatten(dataset.element_spec)
     if not all(isinstance(s, tf.TensorSpec) for s in specs):
         raise DualTFError(

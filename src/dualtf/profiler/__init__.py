@@ -150,9 +150,10 @@ def _measure_cell(
     def call() -> Any:
         return step(*values)
 
-    first_s, _ = measure.timed(call)
-    calls = steps if steps is not None else measure.calibrate(call, min_time)
-    summary = summarize(measure.steady_state(call, calls, warmup).per_call)
+    sync = measure.device_sync()  # on a GPU, every clock stops when the device has finished
+    first_s, _ = measure.timed(call, sync)
+    calls = steps if steps is not None else measure.calibrate(call, min_time, sync=sync)
+    summary = summarize(measure.steady_state(call, calls, warmup, sync).per_call)
     if out_dir is not None:
         _write_traces(step, call, values, out_dir / be.mode)
     device = measure.device_memory()
@@ -172,7 +173,8 @@ def _measure_cell(
         host_rss_bytes=(rss_after := measure.host_rss_bytes()),
         host_rss_change_bytes=rss_after - rss_before,
         steps_per_call=step.steps_per_call,
-        device_peak_bytes=None if device is None else device[1],
+        device_peak_bytes=None if device is None else device.peak,
+        device_current_bytes=None if device is None else device.current,
     )
 
 

@@ -33,9 +33,11 @@ class ModeProfile:
     #: The process's resident memory after the mode's block ran, and its change over the block.
     host_rss_bytes: int
     host_rss_change_bytes: int
+    #: The first GPU's peak memory over the block, and its memory in use after it (None without a GPU).
     device_peak_bytes: int | None
     #: Steps one call runs (a fused step, ``steps_per_call=K``); the timings are per call.
     steps_per_call: int = 1
+    device_current_bytes: int | None = None
 
     @property
     def median_step_s(self) -> float:
@@ -53,6 +55,14 @@ def _time(seconds: float) -> str:
 
 def _opt(value: Any, fmt: str = "{}") -> str:
     return "n/a" if value is None else fmt.format(value)
+
+
+def _device(current: int | None, peak: int | None) -> str:
+    """``now / peak MiB`` of the GPU, ``n/a`` without one."""
+    if peak is None:
+        return "n/a"
+    now = "?" if current is None else f"{current / 2**20:.1f}"
+    return f"{now} / {peak / 2**20:.1f} MiB"
 
 
 @dataclass(frozen=True)
@@ -98,7 +108,7 @@ class ProfileReport:
             "traces",
             "ops",
             "host RSS (Δ)",
-            "device peak",
+            "device now / peak",
         ]
         with_strategy = any(r.strategy != "default" for r in self.rows)
         if with_strategy:
@@ -122,7 +132,7 @@ class ProfileReport:
                 _opt(r.traces),
                 _opt(r.op_count),
                 f"{r.host_rss_bytes / 2**20:.0f} MiB ({r.host_rss_change_bytes / 2**20:+.1f})",
-                _opt(None if r.device_peak_bytes is None else r.device_peak_bytes / 2**20, "{:.1f} MiB"),
+                _device(r.device_current_bytes, r.device_peak_bytes),
             ]
             if with_strategy:
                 cells.insert(1, r.strategy)
