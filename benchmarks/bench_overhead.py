@@ -137,6 +137,40 @@ def table(rows: list[dict[str, Any]], blocks: int) -> str:
     return "\n".join(lines)
 
 
+def measure(modes: list[str], blocks: int, min_block_s: float) -> list[dict[str, Any]]:
+    """Every workload in every mode of ``modes``: dualtf against raw TensorFlow, one row each."""
+    x, y = examples.digits()
+    x, y = x[:32], y[:32]
+    rows = []
+    for mode in modes:
+        import keras
+
+        keras.backend.clear_session()
+        with dualtf.backend(mode) as be:
+            add = examples.feeds_sum(be)
+            raw, close = _raw_add(mode)
+            rows.append(
+                {
+                    "workload": "add3",
+                    "mode": mode,
+                    **compare(functools.partial(add, A, B), raw, blocks, min_block_s),
+                }
+            )
+            close()
+        with dualtf.backend(mode) as be:
+            step = examples.mlp_training(be)
+            raw, close = _raw_mlp(mode, x, y)
+            rows.append(
+                {
+                    "workload": "mlp_step",
+                    "mode": mode,
+                    **compare(functools.partial(step, x, y), raw, blocks, min_block_s),
+                }
+            )
+            close()
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=15, help="alternating timing blocks per figure (default: 15)")
@@ -149,35 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "--modes", default=",".join(dualtf.available_modes()), help="comma-separated modes (default: all available)"
     )
     args = parser.parse_args(argv)
-    x, y = examples.digits()
-    x, y = x[:32], y[:32]
-    rows = []
-    for mode in args.modes.split(","):
-        import keras
-
-        keras.backend.clear_session()
-        with dualtf.backend(mode) as be:
-            add = examples.feeds_sum(be)
-            raw, close = _raw_add(mode)
-            rows.append(
-                {
-                    "workload": "add3",
-                    "mode": mode,
-                    **compare(functools.partial(add, A, B), raw, args.blocks, args.min_block),
-                }
-            )
-            close()
-        with dualtf.backend(mode) as be:
-            step = examples.mlp_training(be)
-            raw, close = _raw_mlp(mode, x, y)
-            rows.append(
-                {
-                    "workload": "mlp_step",
-                    "mode": mode,
-                    **compare(functools.partial(step, x, y), raw, args.blocks, args.min_block),
-                }
-            )
-            close()
+    rows = measure(args.modes.split(","), args.blocks, args.min_block)
     text = table(rows, args.blocks)
     print(text)
     if args.update_docs:

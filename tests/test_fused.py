@@ -247,3 +247,31 @@ def test_an_epoch_never_hangs_counting_an_endless_dataset(dualtf_backend):
         be.epoch(lambda i: i, endless)
     with pytest.raises(dualtf.DualTFError, match=r"The `fn` of epoch\(\) must be callable\. Received: int 3"):
         be.epoch(3, tf.data.Dataset.range(3))
+
+
+def test_the_gpu_check_runs_at_a_cpus_size_and_writes_its_tables(tmp_path, pytester):
+    """benchmarks/gpu_check.py --reduced: every phase, sized for this CPU, so it cannot rot before a GPU runs it."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    try:
+        gpu_check = importlib.import_module("gpu_check")
+    finally:
+        sys.path.pop(0)
+    runs = []
+
+    def run_pytest(args):
+        runs.append(args)
+        return pytester.runpytest_inprocess(*args)
+
+    assert gpu_check.main(["--reduced", "--out", str(tmp_path)], run_pytest=run_pytest) == 0
+    matrix = (tmp_path / "strategies.md").read_text()
+    assert "| mode \\ strategy |" in matrix and "| graph |" in matrix
+    assert "✓" in matrix  # the strategy test passed in some cell
+    figures = (tmp_path / "performance.md").read_text()
+    for heading in ("dualtf against raw TensorFlow", "Fused steps", "The MLP step per mode × strategy"):
+        assert heading in figures
+    assert "device now / peak" in figures and "| graph |" in figures
+    assert runs and "linear_step_matches_one_device" in runs[0]
