@@ -40,6 +40,12 @@ def linear(be):
     return be.function(train, [x, y])
 
 
+def linear_fused(be):
+    """``linear``'s step fused three per call: feeds stacked (3, batch, ...)."""
+    _, x, y, train = _regression(be)
+    return be.function(train, [x, y], steps_per_call=3)
+
+
 def mode_dependent(be):
     # eager gives 1, every traced mode 2: exactly what `dualtf compare` must catch
     return be.function(lambda: tf.constant(1.0) if tf.executing_eagerly() else tf.constant(2.0), [])

@@ -63,13 +63,6 @@ def test_fused_values_must_be_stacked(dualtf_backend):
         be.function(lambda x: x, [x], steps_per_call=2, step_outputs="max")
 
 
-def test_fused_steps_under_a_strategy_are_refused_by_name():
-    with dualtf.backend("function", strategy="cpu") as be:
-        x = be.feed("x", tf.float32, [None])
-        with pytest.raises(dualtf.UnsupportedCombinationError, match=r"steps_per_call=2 with strategy 'cpu'"):
-            be.function(lambda x: x, [x], steps_per_call=2)
-
-
 @pytest.mark.dualtf(modes=["graph", "function", "xla"])
 def test_a_fused_step_is_one_graph_with_a_constant_op_count(dualtf_backend):
     be = dualtf_backend

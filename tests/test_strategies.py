@@ -215,6 +215,89 @@ def test_bad_worker_arguments():
         run_workers(len)
 
 
+_linear_fused = load_program(f"{PROGRAMS}:linear_fused")
+XS = RNG.normal(size=(3, 8, 3)).astype(np.float32)  # three steps' batches, stacked
+YS = RNG.normal(size=(3, 8, 1)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def fused_reference():
+    """One device, one step per call, over the three batches twice: what fused steps and epochs must give."""
+    losses, variables = run_program(_linear_program, lambda i: {"x": XS[i % 3], "y": YS[i % 3]}, "eager", steps=6)
+    return [float(v) for v in losses], variables[0][1]
+
+
+def test_fused_steps_under_a_strategy_give_the_one_device_numbers(fused_reference, dualtf_backend, dualtf_strategy):
+    be = dualtf_backend
+    step = _linear_fused(be)
+    assert step.steps_per_call == 3
+    losses = [float(v) for _ in range(2) for v in step(XS, YS)]
+    want_losses, want_w = fused_reference
+    np.testing.assert_allclose(losses, want_losses, rtol=1e-5)
+    np.testing.assert_allclose(be.evaluate(be.variables[0]), want_w, rtol=1e-5, atol=1e-6)
+    if be.num_replicas > 1:  # the batch axis of stacked feeds is the second: it must divide
+        with pytest.raises(dualtf.FeedError, match=r"divides evenly across the 2 replicas.*batch size 3"):
+            step(XS[:, :3], YS[:, :3])
+
+
+def test_an_epoch_under_a_strategy_gives_the_one_device_numbers(fused_reference, dualtf_backend, dualtf_strategy):
+    be = dualtf_backend
+    w, _, _, train = load_program(f"{PROGRAMS}:_regression")(be)
+    with be.scope():
+        ds = tf.data.Dataset.from_tensor_slices((XS.reshape(24, 3), YS.reshape(24, 1))).batch(8, drop_remainder=True)
+    epoch = be.epoch(train, ds)
+    losses = [float(v) for _ in range(2) for v in epoch()]
+    want_losses, want_w = fused_reference
+    np.testing.assert_allclose(losses, want_losses, rtol=1e-5)
+    np.testing.assert_allclose(be.evaluate(w), want_w, rtol=1e-5, atol=1e-6)
+    if be.num_replicas > 1:  # a last batch of another size could not be split: refused at build
+        with be.scope():
+            ragged = tf.data.Dataset.from_tensor_slices((XS.reshape(24, 3), YS.reshape(24, 1))).batch(5)
+        with pytest.raises(dualtf.FeedError, match=r"Component 0 of epoch\(\)'s dataset under strategy 'mirrored'"):
+            be.epoch(train, ragged)
+
+
+@pytest.mark.dualtf(strategies=["mirrored"])
+def test_the_keras_mlp_fused_under_mirrored_equals_one_device(dualtf_mode, dualtf_strategy):
+    """examples.mlp_training with steps_per_call=4 (Keras layers and Adam) under mirrored, against one device."""
+    if dualtf_mode == "graph":  # the Keras optimizer's replica all_reduce: refused in a TF1 graph, as unfused
+        with (
+            pytest.raises(dualtf.UnsupportedCombinationError, match=r"all_reduce"),
+            dualtf.backend("graph", strategy="mirrored", seed=0) as be,
+        ):
+            examples.mlp_training(be, steps_per_call=4)
+        return
+    x, y = examples.digits()
+    stacked = {"x": x[:128].reshape(4, 32, 64), "y": y[:128].reshape(4, 32)}
+
+    def run(strategy):
+        with dualtf.backend(dualtf_mode, strategy=strategy, seed=0) as be:
+            step = examples.mlp_training(be, steps_per_call=4)
+            losses = [step(**stacked) for _ in range(2)]
+            return np.concatenate(losses), be.evaluate(be.variables)
+
+    try:
+        got_losses, got = run("mirrored")
+    except dualtf.UnsupportedCombinationError as exc:  # xla x mirrored needs GPUs: refused on CPUs
+        assert dualtf_mode == "xla" and not tf.config.list_physical_devices("GPU")
+        pytest.skip(str(exc))
+    want_losses, want = run(None)
+    np.testing.assert_allclose(got_losses, want_losses, rtol=1e-5)
+    for a, b in zip(want, got, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+
+
+def test_two_workers_fused_give_the_weights_of_one_process():
+    """A fused training loop across two loopback workers: each pass split across the workers' replicas."""
+    feeds = {"x": XS, "y": YS}
+    results = run_workers(f"{PROGRAMS}:linear_fused", feeds, workers=2, mode="function", steps=2, timeout=240)
+    outputs, variables = run_program(_linear_fused, {"x": XS, "y": YS}, "function", steps=2)
+    assert len(results) == 2
+    for result in results:
+        np.testing.assert_allclose(np.concatenate(result.outputs), np.concatenate(outputs), rtol=1e-5)
+        np.testing.assert_allclose(result.variables[0][1], variables[0][1], rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.dualtf(strategies=["cpu", "mirrored"])
 def test_every_feature_the_table_refuses_is_refused_at_build_with_its_reason(dualtf_backend, dualtf_strategy):
     """Each refused row of STRATEGY_FEATURES (docs/strategies.md's feature table) is an
@@ -224,12 +307,8 @@ def test_every_feature_the_table_refuses_is_refused_at_build_with_its_reason(dua
     be = dualtf_backend
     x = be.feed("x", tf.float32, [None])
     step = be.function(lambda x: x * 2.0, [x], reduce="concat")
-    with be.scope():
-        ds = tf.data.Dataset.from_tensor_slices(np.arange(4, dtype=np.float32)).batch(2)
     builds = {
-        "steps_per_call": lambda: be.function(lambda x: x, [x], steps_per_call=2),
         "reuse": lambda: be.function(lambda x: x, [x], reuse=step),
-        "epoch": lambda: be.epoch(lambda x: x, ds),
         "deterministic_random": lambda: dualtf.backend(
             be.mode, seed=0, deterministic_random=True, strategy=dualtf_strategy
         ),

@@ -65,16 +65,18 @@ STRATEGY_FEATURES: tuple[StrategyFeature, ...] = (
         "all-reduce when it builds the step (1); xla on CPUs is refused by the mode table (2)",
     ),
     StrategyFeature(
-        "steps_per_call",
+        None,
         "`be.function(..., steps_per_call=K)`",
-        "a fused step runs `fn` K times in one `tf.while_loop`; under a strategy each pass must be a "
-        "`strategy.run` with its own per-replica slice of the K batches, which dualtf does not build yet",
+        None,
+        "every cell of the mode table: each of the K passes is one `strategy.run` on its replicas' slices of "
+        "that step's batch (the batch axis is the second: it must divide across the replicas)",
     ),
     StrategyFeature(
-        "epoch",
+        None,
         "`be.epoch(fn, dataset)`",
-        "an epoch iterates a dataset inside one step; under a strategy the dataset must be distributed "
-        "(`strategy.experimental_distribute_dataset`) and each batch run per replica, which dualtf does not build yet",
+        None,
+        "every cell of the mode table: each batch split across the replicas as a step's feeds are, outputs "
+        "averaged; the batches must have one size that divides (`batch(..., drop_remainder=True)`)",
     ),
     StrategyFeature(
         "reuse",

@@ -73,8 +73,6 @@ def build_function(
     check_arity(fn, name, names)
     steps = check_int("steps_per_call", steps_per_call, 1, MAX_STEPS)
     check_step_outputs(step_outputs, "function()")
-    if steps > 1:
-        be._refuse_strategy("steps_per_call", f"steps_per_call={steps}")
     checks = []
     code: StepCode | None = None
     if reuse is not None:
@@ -111,7 +109,8 @@ def build_function(
             stacked,
             compiled,
             check_open=be._check_open,
-            checks=[stacked_check(stacked, steps)],
+            checks=[stacked_check(stacked, steps)]
+            + ([batch_check(feeds, be.num_replicas, be.strategy_name, axis=1)] if be.num_replicas > 1 else []),
             name=name,
             steps_per_call=steps,
         )
@@ -132,7 +131,6 @@ def build_epoch(be: Backend, fn: Callable[..., Any], dataset: tf.data.Dataset[An
                 "The dataset of epoch()", f"a tf.data.Dataset made under this backend ({be._label()})", repr(dataset)
             )
         )
-    be._refuse_strategy("epoch", "epoch()")
     specs = tf.nest.flatten(dataset.element_spec)
     if not all(isinstance(s, tf.TensorSpec) for s in specs):
         raise DualTFError(
@@ -163,13 +161,19 @@ def build_epoch(be: Backend, fn: Callable[..., Any], dataset: tf.data.Dataset[An
         raise DualTFError(format_error("The dataset of epoch()", "non-empty", "a dataset of no elements"))
     if be._random is not None:  # the dataset's own functions (a map drawing random numbers) too, in every mode
         refuse(_dataset_ops(be, dataset), RANDOM_OPS, step=name, mode=be.mode, where=lambda _: "the epoch's dataset")
-    fn = be._step_code(name).wrap(fn)
     with _building(be):
         shapes = [normalize_shape(s.shape, "A component of epoch()'s dataset") for s in specs]
         feeds = [  # one step built first: it makes fn's variables and says what a step returns
             Feed(f"element_{i}", s.dtype, shape, be.serial, be._placeholder(f"epoch_element_{i}", s.dtype, shape))
             for i, (s, shape) in enumerate(zip(specs, shapes, strict=True))
         ]
+    if be.strategy is None:
+        fn = be._step_code(name).wrap(fn)
+        per_element = be._per_replica(fn)
+    else:  # each element split across the replicas, as a step's feeds are; outputs averaged
+        if be.num_replicas > 1:
+            _check_epoch_batches(feeds, be.num_replicas, be.strategy_name)
+        fn = per_element = distributed(fn, feeds, be.strategy, "mean", be._per_replica)
     single = _compiled(be, fn, feeds, name)
     check_results_reducible(
         single.result_spec,
@@ -178,7 +182,7 @@ def build_epoch(be: Backend, fn: Callable[..., Any], dataset: tf.data.Dataset[An
         "an epoch",
         "batch with drop_remainder=True, so every batch has one size",
     )
-    loop = epoch_loop(be._per_replica(fn), dataset, size, single.result_spec, step_outputs)
+    loop = epoch_loop(per_element, dataset, size, single.result_spec, step_outputs)
     with _building(be), _unprobed(be):
         compiled = be._compile_loop(loop)
     be._check_captured(compiled, name)
@@ -190,6 +194,23 @@ def build_epoch(be: Backend, fn: Callable[..., Any], dataset: tf.data.Dataset[An
 
     compiled = compiled._replace(run=one_pass_at_a_time)
     return Step(be.mode, [], compiled, check_open=be._check_open, name=name, steps_per_call=size)
+
+
+def _check_epoch_batches(feeds: list[Feed], replicas: int, strategy: str) -> None:
+    """Under a strategy every batch of an epoch's dataset is split across the replicas: each component
+    with a first dimension must have one fixed size that divides (else a DualTFError, at build)."""
+    for i, feed in enumerate(feeds):
+        if not feed.shape:
+            continue
+        first = feed.shape[0]
+        if first is None or first % replicas:
+            raise FeedError(
+                format_error(
+                    f"Component {i} of epoch()'s dataset under strategy {strategy!r}",
+                    f"batches of one size that divides across the {replicas} replicas (batch with drop_remainder=True)",
+                    "batches of unknown size" if first is None else f"batches of {first}",
+                )
+            )
 
 
 def _dataset_ops(be: Backend, dataset: tf.data.Dataset[Any]) -> list[tuple[str, str]]:

@@ -77,14 +77,15 @@ def _split_feeds(feeds: Sequence[Feed]) -> list[bool]:
     return [f.shape is None or len(f.shape) >= 1 for f in feeds]
 
 
-def batch_check(feeds: Sequence[Feed], replicas: int, name: str) -> Callable[[list[np.ndarray]], None]:
-    """A check, run on each call's values, that every split feed's batch divides across the replicas."""
+def batch_check(feeds: Sequence[Feed], replicas: int, name: str, axis: int = 0) -> Callable[[list[np.ndarray]], None]:
+    """A check, run on each call's values, that every split feed's batch (on ``axis``: 1 for a fused
+    step's stacked values) divides across the replicas."""
     split = _split_feeds(feeds)
 
     def check(values: list[np.ndarray]) -> None:
         for feed, value, is_split in zip(feeds, values, split, strict=True):
-            if is_split and (value.ndim == 0 or value.shape[0] % replicas):
-                batch = "no first dimension" if value.ndim == 0 else f"batch size {value.shape[0]}"
+            if is_split and (value.ndim <= axis or value.shape[axis] % replicas):
+                batch = "no batch dimension" if value.ndim <= axis else f"batch size {value.shape[axis]}"
                 raise FeedError(
                     format_error(
                         f"Feed `{feed.name}`",
