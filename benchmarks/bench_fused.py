@@ -39,6 +39,7 @@ import tensorflow as tf
 import dualtf
 from _docs import provenance, update_docs  # noqa: E402 - benchmarks/ is the script's directory
 from dualtf import examples
+from dualtf._backends.tensors import eager_scope
 
 BATCH = 32
 
@@ -121,7 +122,12 @@ def _reference(kind: str, xs: np.ndarray, ys: np.ndarray) -> Callable[[], Any]:
         return loss
 
     x, y = tf.constant(xs), tf.constant(ys)
-    return lambda: loop(x, y).numpy()
+
+    def call() -> Any:  # raw TensorFlow, eagerly: also while a graph mode's block is open
+        with eager_scope():
+            return loop(x, y).numpy()
+
+    return call
 
 
 def _rows(kind: str, steps: int, modes: list[str]) -> list[tuple[str, int, Callable[[], Any], Callable[[], None]]]:

@@ -113,8 +113,8 @@ def benchmarks(reduced: bool) -> str:
 
     modes = list(dualtf.available_modes())
     blocks, min_block, steps = (2, 0.01, 4) if reduced else (7, 0.05, 100)
-    overhead = bench_overhead.measure(modes if not reduced else modes[:2], blocks, min_block)
-    fused = bench_fused.measure("mlp", steps, blocks, min_block, modes if not reduced else modes[:2])
+    overhead = bench_overhead.measure(modes if not reduced else modes[:1], blocks, min_block)
+    fused = bench_fused.measure("mlp", steps, blocks, min_block, modes if not reduced else modes[:1])
     strategies = [s for s in ("default", "gpu", "mirrored") if s in dualtf.available_strategies()]
     x, y = examples.digits()
     per_replica = 32

@@ -96,8 +96,8 @@ STRATEGY_FEATURES: tuple[StrategyFeature, ...] = (
 def feature_refused_reason(key: str) -> str:
     """Why the feature ``key`` of :data:`STRATEGY_FEATURES` is refused under a strategy.
 
-    >>> feature_refused_reason("epoch").split(";")[0]
-    'an epoch iterates a dataset inside one step'
+    >>> feature_refused_reason("reuse").split(" must ")[0]
+    "a step that reuses another's TF1 variable store"
     """
     for feature in STRATEGY_FEATURES:
         if feature.key == key and feature.refused is not None:
