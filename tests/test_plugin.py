@@ -22,15 +22,18 @@ def test_mode(dualtf_mode):
 """
 
 
-def _subprocess(pytester, *args):
-    """The programs below test other plugin features with tests that use the backend for nothing but its
+def _pytest(pytester, *args, fresh_process=False):
+    """A real pytest run: in this process (pytester's in-process run; TensorFlow stays imported), or in a
+    fresh one where the run must start TensorFlow itself (its first import, its devices, its random order).
+    The programs below test other plugin features with tests that use the backend for nothing but its
     mode: the rule that a test must use its backend is off for them (it is tested on its own)."""
-    return pytester.runpytest_subprocess("-o", "dualtf_require_run=false", *args)
+    run = pytester.runpytest_subprocess if fresh_process else pytester.runpytest_inprocess
+    return run("-o", "dualtf_require_run=false", *args)
 
 
-def _run(pytester, *args):
-    """A real pytest run in a subprocess (TensorFlow cannot be imported twice in one process)."""
-    return _subprocess(pytester, "-p", "no:randomly", "-v", *args)
+def _run(pytester, *args, fresh_process=False):
+    """:func:`_pytest` in a fixed order, verbose."""
+    return _pytest(pytester, "-p", "no:randomly", "-v", *args, fresh_process=fresh_process)
 
 
 def _ids(result):
@@ -129,7 +132,7 @@ def test_usage_errors_name_the_mode(pytester, args, ini, marker, message):
         pytester.makeini(f"[pytest]\n{ini}\n")
     body = f"@pytest.mark.dualtf({marker})\n" if marker else ""
     pytester.makepyfile(f"import pytest\n\n{body}def test_x(dualtf_mode):\n    pass\n")
-    result = _subprocess(pytester, "-p", "no:randomly", *args)
+    result = _pytest(pytester, "-p", "no:randomly", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{message}*"])
 
@@ -144,7 +147,7 @@ def test_loading_the_plugin_does_not_import_tensorflow(pytester):
             assert "tensorflow" not in sys.modules
         """
     )
-    result = _subprocess(pytester, "-p", "no:randomly", "-p", "no:cacheprovider")
+    result = _pytest(pytester, "-p", "no:randomly", "-p", "no:cacheprovider", fresh_process=True)
     result.assert_outcomes(passed=1)
 
 
@@ -164,7 +167,7 @@ def test_unavailable_mode_is_skipped_with_reason(pytester):
         """
     )
     pytester.makepyfile(test_basic=BASIC)
-    result = _subprocess(pytester, "-p", "no:randomly", "-rs")
+    result = _pytest(pytester, "-p", "no:randomly", "-rs", fresh_process=True)  # its conftest patches the plugin
     result.assert_outcomes(passed=6, skipped=2)
     result.stdout.fnmatch_lines(["*dualtf mode 'xla' is unavailable here: no XLA in this test*"])
 
@@ -192,13 +195,13 @@ def test_sees_clean_state(dualtf_backend):
 @pytest.mark.parametrize("seed", ["1", "2", "3"])
 def test_isolation_in_random_order(pytester, seed):
     pytester.makepyfile(test_iso=ISOLATION)
-    result = _subprocess(pytester, "-p", "randomly", f"--randomly-seed={seed}")
+    result = _pytest(pytester, "-p", "randomly", f"--randomly-seed={seed}", fresh_process=True)
     result.assert_outcomes(passed=8)
 
 
 def test_isolation_under_xdist(pytester):
     pytester.makepyfile(test_iso=ISOLATION)
-    result = _subprocess(pytester, "-n", "2", "-p", "no:randomly")
+    result = _pytest(pytester, "-n", "2", "-p", "no:randomly")
     result.assert_outcomes(passed=8)
 
 
@@ -215,7 +218,7 @@ def test_leaked_default_graph_fails_the_test(pytester):
                 KEEP[-1].__enter__()
         """
     )
-    result = _subprocess(pytester, "-p", "no:randomly", "--dualtf-modes", "eager")
+    result = _pytest(pytester, "-p", "no:randomly", "--dualtf-modes", "eager", fresh_process=True)  # it leaks a graph
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*a different default graph was left entered*"])
 
@@ -235,7 +238,7 @@ def test_profile_option_gathers_every_workers_passed_tests(pytester, tmp_path):
     not mixed in."""
     pytester.makepyfile(test_basic=BASIC, test_xfail=XFAILS_IN_EAGER)
     out = tmp_path / "timings.json"
-    result = _subprocess(pytester, "-p", "no:randomly", "-n", "2", "--dualtf-profile", f"--dualtf-profile-json={out}")
+    result = _pytest(pytester, "-p", "no:randomly", "-n", "2", "--dualtf-profile", f"--dualtf-profile-json={out}")
     result.assert_outcomes(passed=11, xfailed=1)
     result.stdout.fnmatch_lines(["*dualtf profile*", "*test_matmul*"])
     data = json.loads(out.read_text())
@@ -268,7 +271,7 @@ def test_asking_only_for_the_mode_imports_no_tensorflow(pytester):
             assert "tensorflow" not in sys.modules
         """
     )
-    result = _subprocess(pytester, "-p", "no:randomly", "--dualtf-modes", "graph,eager,function")
+    result = _pytest(pytester, "-p", "no:randomly", "--dualtf-modes", "graph,eager,function", fresh_process=True)
     result.assert_outcomes(passed=3)
 
 
@@ -279,7 +282,9 @@ def test_strategy_axis_joins_ids_and_skips_with_reasons(pytester):
             assert dualtf_backend.strategy_name == dualtf_strategy
         """
     )
-    result = _run(pytester, "--dualtf-virtual-cpus", "2", "--dualtf-modes", "graph,eager,xla", "-rs")
+    result = _run(
+        pytester, "--dualtf-virtual-cpus", "2", "--dualtf-modes", "graph,eager,xla", "-rs", fresh_process=True
+    )
     passed = _ids(result)
     assert "test_step[graph-cpu]" in passed and "test_step[eager-mirrored]" in passed
     assert "test_step[xla-mirrored]" not in passed
@@ -299,7 +304,7 @@ def test_unknown_strategy_in_marker_is_a_usage_error(pytester):
             pass
         """
     )
-    result = _subprocess(pytester, "-p", "no:randomly")
+    result = _pytest(pytester, "-p", "no:randomly")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
@@ -328,7 +333,7 @@ def test_marker_seed_is_what_the_body_sees(dualtf_backend):
 @pytest.mark.parametrize("randomly_seed", ["1", "2"])
 def test_marker_seed_survives_pytest_randomly(pytester, randomly_seed):
     pytester.makepyfile(test_seeded=SEEDED)
-    result = _subprocess(pytester, "-p", "randomly", f"--randomly-seed={randomly_seed}")
+    result = _pytest(pytester, "-p", "randomly", f"--randomly-seed={randomly_seed}", fresh_process=True)
     result.assert_outcomes(passed=2)
 
 
@@ -361,7 +366,7 @@ def test_xfail_with_another_error(dualtf_mode):
 def test_marker_takes_per_mode_expected_failures_and_skips(pytester, monkeypatch):
     monkeypatch.setenv("COLUMNS", "300")  # reasons unwrapped
     pytester.makepyfile(test_per_mode=PER_MODE)
-    result = _run(pytester, "-rxs")
+    result = _run(pytester, "-rxs", fresh_process=True)
     # xla: xfailed; graph: skipped with the reason; eager: passed; the strict xfail that
     # passes fails; an xfail that raises another exception fails
     result.assert_outcomes(passed=1, skipped=1, xfailed=1, failed=2)
@@ -386,7 +391,7 @@ def test_marker_takes_per_mode_expected_failures_and_skips(pytester, monkeypatch
 )
 def test_bad_per_mode_marker_is_a_usage_error(pytester, marker, message):
     pytester.makepyfile(f"import pytest\n\n@pytest.mark.dualtf({marker})\ndef test_x(dualtf_mode):\n    pass\n")
-    result = _subprocess(pytester, "-p", "no:randomly")
+    result = _pytest(pytester, "-p", "no:randomly")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     literal = re.sub(r"([][])", r"[\1]", message)  # brackets are character classes in fnmatch
     result.stderr.fnmatch_lines([f"*{literal}*"])
@@ -411,7 +416,7 @@ def test_strategies_option_and_ini_narrow_the_axis(pytester, args, ini):
 
 def test_bad_strategies_option_is_a_usage_error(pytester):
     pytester.makepyfile(test_s=STRATEGY_IDS)
-    result = _subprocess(pytester, "-p", "no:randomly", "--dualtf-strategies", "default,mirored")
+    result = _pytest(pytester, "-p", "no:randomly", "--dualtf-strategies", "default,mirored")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         ["*--dualtf-strategies: Every strategy must be one of *Received: unknown strategy 'mirored'.*"]
@@ -419,7 +424,7 @@ def test_bad_strategies_option_is_a_usage_error(pytester):
 
 
 def test_marker_help_lists_every_keyword(pytester):
-    result = _subprocess(pytester, "--markers")
+    result = _pytest(pytester, "--markers")
     result.stdout.fnmatch_lines(
         [
             "*dualtf(modes=None, strategies=None, seed=None, deterministic_random=False, xfail=None, skip=None, "
