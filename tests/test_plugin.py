@@ -257,7 +257,7 @@ def test_a_marker_on_a_test_without_a_dualtf_fixture_warns(pytester):
             pass
         """
     )
-    result = _run(pytester)
+    result = _run(pytester, fresh_process=True)  # exactly one warning: none of this process's own
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(["*@pytest.mark.dualtf on test_*.py::test_plain does nothing*"])
 
