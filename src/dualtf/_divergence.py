@@ -33,6 +33,7 @@ __all__ = [
     "OpGap",
     "first_op_gap",
     "first_unmatched_value",
+    "json_ready",
     "made_by",
     "leaf_paths",
     "output_gaps",
@@ -279,6 +280,22 @@ def _op_gap(item: Any, other: Any, gap: tuple[float, float]) -> OpGap:
     )
 
 
+def json_ready(value: Any) -> Any:
+    """``value`` with its tuples as lists and its infinities as strings: what ``json.dumps`` writes
+    as valid JSON (it would write ``Infinity``).
+
+    >>> json_ready({"gap": (1.0, float("inf"))})
+    {'gap': [1.0, 'inf']}
+    """
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
+
+
 def made_by(name: str, op_type: str, line: str | None) -> str:
     """``op `name` (Type) made at file:line (code)``, the file relative to the working directory when under it."""
     what = f"local `{name}`" if op_type == "eager" else f"op `{name}` ({op_type})"
@@ -318,22 +335,12 @@ class Divergence:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain Python values (JSON-ready; ``inf`` as a string)."""
-
-        def clean(value: Any) -> Any:
-            if isinstance(value, float) and value in (float("inf"), float("-inf")):
-                return str(value)
-            if isinstance(value, dict):
-                return {k: clean(v) for k, v in value.items()}
-            if isinstance(value, (list, tuple)):
-                return [clean(v) for v in value]
-            return value
-
         out = asdict(self)
         out["outputs"] = [g._asdict() for g in self.outputs]
         out["variables"] = [g._asdict() for g in self.variables]
         out["first_op"] = None if self.first_op is None else self.first_op._asdict()
         out["other_first_op"] = None if self.other_first_op is None else self.other_first_op._asdict()
-        return clean(out)  # type: ignore[no-any-return]
+        return json_ready(out)  # type: ignore[no-any-return]
 
     def to_json(self) -> str:
         """JSON text of :meth:`as_dict`."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from ._divergence import Divergence, Gap, OpGap, first_unmatched_value, made_by, tf32_off, value_gap
+from ._divergence import Divergence, Gap, OpGap, first_unmatched_value, json_ready, made_by, tf32_off, value_gap
 from ._errors import MigrationError, ModeError, check_int, error_message, format_error
 from ._modes import available_modes, parse_modes
 from ._tables import text_table
@@ -205,7 +205,7 @@ class MigrationReport:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain Python values (JSON-ready; ``inf`` as a string)."""
-        out: dict[str, Any] = _clean(
+        out: dict[str, Any] = json_ready(
             {
                 "ok": self.ok,
                 "reference_mode": self.reference_mode,
@@ -298,16 +298,6 @@ def _first_value(op: OpGap, call: int, this: str, other: str) -> str:
         f"{made_by(op.op, op.op_type, op.line)} (closest of the {other}'s: "
         f"{made_by(op.other_op, op.other_op_type, op.other_line)}, max abs diff {op.max_abs:.3g})"
     )
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and value in (float("inf"), float("-inf")):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
 
 
 def migration_report(
