@@ -25,7 +25,7 @@ from ._divergence import Divergence, Gap, OpGap, first_unmatched_value, json_rea
 from ._errors import MigrationError, ModeError, check_int, error_message, format_error
 from ._modes import available_modes, parse_modes
 from ._tables import text_table
-from .program import Feeds, Program, ProgramRun, run_program
+from .program import Feeds, Program, ProgramRun, RunSettings, named_variables, trainable_flags
 
 if TYPE_CHECKING:
     from ._backends.base import Backend
@@ -362,9 +362,7 @@ def migration_report(
         candidate,
         feeds,
         feeds if candidate_feeds is None else candidate_feeds,
-        steps,
-        seed,
-        deterministic_random,
+        RunSettings(steps, seed, deterministic_random=deterministic_random),
         variable_map or {},
         copy_initial,
         rtol,
@@ -372,16 +370,12 @@ def migration_report(
     )
     with tf32_off():
         ref_initial: list[Named] = []
-        ref = pair.run(reference, ref_modes[0], lambda be: ref_initial.extend(_named(be)), record_variables=True)
+        ref = pair.run(
+            reference, ref_modes[0], lambda be: ref_initial.extend(named_variables(be)), record_variables=True
+        )
         checks = tuple(pair.check(mode, ref_modes[0], ref, ref_initial) for mode in chosen)
     points = ("initial", "call 1") if steps == 1 else ("initial", "call 1", f"call {steps}")
     return MigrationReport(ref_modes[0], steps, points, checks, deterministic_random)
-
-
-def _named(be: Backend) -> list[Named]:
-    from .program import _variables
-
-    return _variables(be)
 
 
 class _Pair(NamedTuple):
@@ -391,25 +385,17 @@ class _Pair(NamedTuple):
     candidate: Program
     feeds: Feeds
     candidate_feeds: Feeds
-    steps: int
-    seed: int | None
-    deterministic_random: bool
+    settings: RunSettings
     variable_map: Mapping[str, str]
     copy_initial: bool
     rtol: float | None
     atol: float | None
 
-    def run(self, program: Program, mode: str, setup: Callable[[Backend], None], **more: Any) -> ProgramRun:
-        return run_program(
-            program,
-            self.feeds if program is self.reference else self.candidate_feeds,
-            mode,
-            steps=self.steps,
-            seed=self.seed,
-            deterministic_random=self.deterministic_random,
-            setup=setup,
-            **more,
-        )
+    def run(
+        self, program: Program, mode: str, setup: Callable[[Backend], None] | None = None, **more: Any
+    ) -> ProgramRun:
+        feeds = self.feeds if program is self.reference else self.candidate_feeds
+        return self.settings.run(program, feeds, mode, setup=setup, **more)
 
     def check(self, mode: str, reference_mode: str, ref: ProgramRun, ref_initial: list[Named]) -> ModeCheck:
         """The candidate in ``mode`` against the reference's run ``ref``."""
@@ -417,9 +403,8 @@ class _Pair(NamedTuple):
         ref_trainable = ref.trainable[: len(ref_initial)]
 
         def setup(be: Backend) -> None:  # after the build, before the first call: pair, check the map, copy
-            initial[:] = _named(be)
-            trainable = [bool(getattr(v, "trainable", True)) for v in be.variables]
-            paired = match_variables(ref_initial, ref_trainable, initial, trainable, self.variable_map)
+            initial[:] = named_variables(be)
+            paired = match_variables(ref_initial, ref_trainable, initial, trainable_flags(be), self.variable_map)
             if self.copy_initial:
                 tf_vars = be.variables
                 for match in paired.matched:
@@ -452,7 +437,7 @@ class _Pair(NamedTuple):
             return None
         call = index + 1
         try:
-            ref_probe = self.run(self.reference, reference_mode, lambda be: None, probe_call=call)
+            ref_probe = self.run(self.reference, reference_mode, probe_call=call)
             cand_probe = self.run(self.candidate, mode, setup, probe_call=call)
         except Exception as exc:  # noqa: BLE001 - a report, not a run: say why and keep what was found
             return Divergence(runs, call, tuple(outputs), tuple(changed), None, f"probing failed: {exc}")

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -83,6 +83,31 @@ class ProgramRun:
 
     def __iter__(self) -> Iterator[Any]:
         return iter((self.outputs, self.variables))
+
+
+class RunSettings(NamedTuple):
+    """How each run of a comparison calls :func:`run_program`: the same steps, seed, driver and switches
+    for every mode (and both programs of a migration report)."""
+
+    steps: int = 1
+    seed: int | None = 0
+    driver: Driver | None = None
+    deterministic_random: bool = False
+    fresh_inputs: bool = False
+
+    def run(self, program: Program, feeds: Feeds, mode: str, **more: Any) -> ProgramRun:
+        """:func:`run_program` with these settings (``more``: its other keywords)."""
+        return run_program(
+            program,
+            feeds,
+            mode,
+            steps=self.steps,
+            seed=self.seed,
+            driver=self.driver,
+            deterministic_random=self.deterministic_random,
+            fresh_inputs=self.fresh_inputs,
+            **more,
+        )
 
 
 def checked_step(step: object) -> Step:
@@ -274,13 +299,18 @@ def run_program(
             if be._probe_sink is not None and i + 1 == probe_call:
                 intermediates = tuple(be._probe_sink)
             if record_variables:
-                by_call.append(_variables(be))
-        variables = by_call[-1] if by_call else _variables(be)
-        trainable = tuple(bool(getattr(v, "trainable", True)) for v in be.variables)
+                by_call.append(named_variables(be))
+        variables = by_call[-1] if by_call else named_variables(be)
+        trainable = trainable_flags(be)
     return ProgramRun(outputs, variables, tuple(by_call), intermediates, trainable)
 
 
-def _variables(be: Backend) -> list[tuple[str, np.ndarray]]:
+def trainable_flags(be: Backend) -> tuple[bool, ...]:
+    """Whether each variable of ``be`` (in creation order) is trainable."""
+    return tuple(bool(getattr(v, "trainable", True)) for v in be.variables)
+
+
+def named_variables(be: Backend) -> list[tuple[str, np.ndarray]]:
     """``(name, value)`` of every variable of ``be``, in creation order."""
     from ._backends.tensors import variable_label
 

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from ._divergence import (
 from ._errors import ModeError, check_int, error_message
 from ._migration import MigrationReport, migration_report
 from ._modes import available_modes, parse_modes
-from .program import Driver, Feeds, Program, ProgramRun, run_program
+from .program import Driver, Feeds, Program, ProgramRun, RunSettings, run_program
 
 __all__ = [
     "DTYPE_TOLERANCES",
@@ -117,7 +117,7 @@ def assert_modes_agree(
     """
     check_int("steps", steps, 1)
     chosen = available_modes() if modes is None else parse_modes(modes, "`modes` of assert_modes_agree")
-    settings = _Settings(steps, seed, driver, deterministic_random, fresh_inputs)
+    settings = RunSettings(steps, seed, driver, deterministic_random, fresh_inputs)
     with tf32_off():
         results = {mode: settings.run(program, feeds, mode, record_variables=True) for mode in chosen}
     base_mode = chosen[0]
@@ -140,7 +140,7 @@ def assert_modes_agree(
         else:
             for index, ((name, want), (_, got)) in enumerate(zip(base_vars, variables, strict=True)):
                 found += _compare(
-                    f"variable #{index} `{name}` after {settings.calls} call(s)",
+                    f"variable #{index} `{name}` after {settings.steps} call(s)",
                     want,
                     got,
                     base_mode,
@@ -208,37 +208,10 @@ def find_divergence(
     chosen = parse_modes(modes, "`modes` of find_divergence")
     if len(chosen) != 2:
         raise ModeError(error_message("find_divergence compares exactly two modes.", ", ".join(chosen)))
-    settings = _Settings(steps, seed, driver, deterministic_random, fresh_inputs)
+    settings = RunSettings(steps, seed, driver, deterministic_random, fresh_inputs)
     with tf32_off():
         runs = tuple(settings.run(program, feeds, mode, record_variables=True) for mode in chosen)
         return _divergence(program, feeds, (chosen[0], chosen[1]), (runs[0], runs[1]), settings, rtol, atol)
-
-
-class _Settings(NamedTuple):
-    """How each mode runs a program, the same for every run of a comparison."""
-
-    steps: int
-    seed: int | None
-    driver: Driver | None
-    deterministic_random: bool
-    fresh_inputs: bool
-
-    @property
-    def calls(self) -> int:
-        return self.steps
-
-    def run(self, program: Program, feeds: Feeds, mode: str, **more: Any) -> ProgramRun:
-        return run_program(
-            program,
-            feeds,
-            mode,
-            steps=self.steps,
-            seed=self.seed,
-            driver=self.driver,
-            deterministic_random=self.deterministic_random,
-            fresh_inputs=self.fresh_inputs,
-            **more,
-        )
 
 
 def _divergence(
@@ -246,7 +219,7 @@ def _divergence(
     feeds: Feeds,
     modes: tuple[str, str],
     runs: tuple[ProgramRun, ProgramRun],
-    settings: _Settings,
+    settings: RunSettings,
     rtol: float | None,
     atol: float | None,
 ) -> Divergence | None:
