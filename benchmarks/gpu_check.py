@@ -35,9 +35,7 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
+ROOT = Path(__file__).resolve().parent.parent
 
 import bench_fused  # noqa: E402 - benchmarks/ is the script's directory
 import bench_overhead  # noqa: E402
