@@ -46,6 +46,36 @@ def linear_fused(be):
     return be.function(train, [x, y], steps_per_call=3)
 
 
+def _dropout_regression(be):
+    """``_regression`` drawing under ``deterministic_random=True``: a random initial weight, a dropout of the
+    inputs (a draw per example) and noise of fixed shape on the weight (the same for the whole batch)."""
+    w = be.variable(lambda: tf.random.normal([3, 1]), name="w")
+    x = be.feed("x", tf.float32, shape=[None, 3])
+    y = be.feed("y", tf.float32, shape=[None, 1])
+
+    def train(x, y):
+        with tf.GradientTape() as tape:
+            kept = tf.nn.dropout(x, rate=0.5)
+            noise = tf.random.uniform([3, 1], maxval=0.1)
+            loss = tf.reduce_mean((tf.matmul(kept, w + noise) - y) ** 2)
+        w.assign_sub(0.1 * tape.gradient(loss, w))
+        return loss
+
+    return w, x, y, train
+
+
+def _dropout_step(be):
+    """``_dropout_regression``'s step, one per call."""
+    _, x, y, train = _dropout_regression(be)
+    return be.function(train, [x, y])
+
+
+def dropout_fused(be):
+    """``_dropout_regression``'s step fused three per call: feeds stacked (3, batch, ...)."""
+    _, x, y, train = _dropout_regression(be)
+    return be.function(train, [x, y], steps_per_call=3)
+
+
 def mode_dependent(be):
     # eager gives 1, every traced mode 2: exactly what `dualtf compare` must catch
     return be.function(lambda: tf.constant(1.0) if tf.executing_eagerly() else tf.constant(2.0), [])

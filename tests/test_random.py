@@ -251,13 +251,11 @@ def test_the_generator_is_dualtfs_own(dualtf_backend):
             assert tf.compat.v1.global_variables() == [w]
 
 
-def test_the_switch_needs_a_seed_and_no_strategy(dualtf_mode):
+def test_the_switch_needs_a_seed(dualtf_mode):
     with pytest.raises(dualtf.DualTFError, match=r"seed of a backend with deterministic_random=True .*seed=None"):
         dualtf.backend(dualtf_mode, deterministic_random=True)
     with pytest.raises(dualtf.DualTFError, match=r"deterministic_random must be True or False.*'yes'"):
         dualtf.backend(dualtf_mode, seed=0, deterministic_random="yes")
-    with pytest.raises(dualtf.UnsupportedCombinationError, match=r"deterministic_random=True with strategy 'cpu'"):
-        dualtf.backend(dualtf_mode, seed=0, deterministic_random=True, strategy="cpu")
     assert _replaced() == _ORIGINALS
 
 

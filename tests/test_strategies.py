@@ -4,6 +4,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -287,37 +288,116 @@ def test_the_keras_mlp_fused_under_mirrored_equals_one_device(dualtf_mode, dualt
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
 
 
-def test_two_workers_fused_give_the_weights_of_one_process():
-    """A fused training loop across two loopback workers: each pass split across the workers' replicas."""
+def test_two_workers_fused_with_random_draws_give_the_weights_of_one_process():
+    """A fused training loop drawing dropout masks and noise under deterministic_random=True, across two
+    loopback workers: each pass split across the workers' replicas, each replica drawing its rows of one
+    process's draws."""
     feeds = {"x": XS, "y": YS}
-    results = run_workers(f"{PROGRAMS}:linear_fused", feeds, workers=2, mode="function", steps=2, timeout=240)
-    outputs, variables = run_program(_linear_fused, {"x": XS, "y": YS}, "function", steps=2)
+    results = run_workers(
+        f"{PROGRAMS}:dropout_fused", feeds, workers=2, mode="function", steps=2, deterministic_random=True, timeout=240
+    )
+    outputs, variables = run_program(_dropout_fused, feeds, "function", steps=2, deterministic_random=True)
     assert len(results) == 2
     for result in results:
         np.testing.assert_allclose(np.concatenate(result.outputs), np.concatenate(outputs), rtol=1e-5)
         np.testing.assert_allclose(result.variables[0][1], variables[0][1], rtol=1e-5, atol=1e-6)
 
 
+_dropout_regression = load_program(f"{PROGRAMS}:_dropout_regression")
+_dropout_fused = load_program(f"{PROGRAMS}:dropout_fused")
+
+
+@pytest.fixture(scope="module")
+def random_reference():
+    """One device under deterministic_random, one step per call, over the three batches twice."""
+    losses, variables = run_program(
+        load_program(f"{PROGRAMS}:_dropout_step"),
+        lambda i: {"x": XS[i % 3], "y": YS[i % 3]},
+        "eager",
+        steps=6,
+        deterministic_random=True,
+    )
+    return [float(v) for v in losses], variables[0][1]
+
+
+def test_random_draws_under_a_strategy_are_one_devices(random_reference, dualtf_mode, dualtf_strategy):
+    """deterministic_random under a strategy: single steps, fused steps and an epoch draw one device's
+    dropout masks (per example: each replica its own rows) and noise (fixed shape: whole on every replica)."""
+    want_losses, want_w = random_reference
+
+    def backend():
+        return dualtf.backend(dualtf_mode, strategy=dualtf_strategy, seed=0, deterministic_random=True)
+
+    def single(be):
+        step = be.function(train, [x, y])
+        return [step(XS[i % 3], YS[i % 3]) for i in range(6)]
+
+    def fused(be):
+        step = be.function(train, [x, y], steps_per_call=3)
+        return [v for _ in range(2) for v in step(XS, YS)]
+
+    def epoch(be):
+        with be.scope():
+            ds = tf.data.Dataset.from_tensor_slices((XS.reshape(24, 3), YS.reshape(24, 1)))
+            ds = ds.batch(8, drop_remainder=True)
+        one_pass = be.epoch(train, ds)
+        return [v for _ in range(2) for v in one_pass()]
+
+    for run in (single, fused, epoch):
+        try:
+            be = backend()
+        except dualtf.UnsupportedCombinationError:  # the mode table's cells (xla x mirrored on CPUs)
+            assert dualtf_mode == "xla" and dualtf_strategy == "mirrored"
+            return
+        with be:
+            w, x, y, train = _dropout_regression(be)
+            np.testing.assert_allclose([float(v) for v in run(be)], want_losses, rtol=1e-5, err_msg=run.__name__)
+            np.testing.assert_allclose(be.evaluate(w), want_w, rtol=1e-5, atol=1e-6, err_msg=run.__name__)
+
+
+@pytest.mark.dualtf(strategies=["mirrored"], seed=0, deterministic_random=True)
+def test_random_draws_a_strategy_cannot_split_are_refused_by_name(dualtf_backend, dualtf_strategy):
+    """A shuffle of the batch mixes examples of other replicas; an eager step whose fn cannot be traced
+    has no traced run to tell its per-example draws by."""
+    be = dualtf_backend
+    assert be.num_replicas == 2
+    x = be.feed("x", tf.float32, [None, 3])
+    batch = np.ones((4, 3), np.float32)
+    with pytest.raises(dualtf.DualTFError, match=r"tf.random.shuffle in step `<lambda>` .*must not reorder"):
+        be.function(lambda x: tf.random.shuffle(x), [x], reduce="concat")
+    if be.mode == "eager":  # an eager-only fn (x.numpy()) runs untraced: its draws cannot be told
+        kept = be.function(lambda x: tf.nn.dropout(x, 0.5) * float(x.numpy().sum() > 0), [x], reduce="concat")
+        with pytest.raises(dualtf.DualTFError, match=r"draw 1 \(tf.random.uniform.* made no traced run"):
+            kept(batch)
+    step = be.function(lambda x: tf.nn.dropout(x, 0.5), [x], reduce="concat")  # the backend is whole after them
+    assert step(batch).shape == (4, 3)
+
+
 @pytest.mark.dualtf(strategies=["cpu", "mirrored"])
-def test_every_feature_the_table_refuses_is_refused_at_build_with_its_reason(dualtf_backend, dualtf_strategy):
+def test_every_feature_the_table_refuses_is_refused_at_build_with_its_reason(dualtf_mode, dualtf_strategy):
     """Each refused row of STRATEGY_FEATURES (docs/strategies.md's feature table) is an
     UnsupportedCombinationError naming the feature, the strategy and the table's reason."""
     from dualtf._strategies import STRATEGY_FEATURES
 
-    be = dualtf_backend
-    x = be.feed("x", tf.float32, [None])
-    step = be.function(lambda x: x * 2.0, [x], reduce="concat")
-    builds = {
-        "reuse": lambda: be.function(lambda x: x, [x], reuse=step),
-        "deterministic_random": lambda: dualtf.backend(
-            be.mode, seed=0, deterministic_random=True, strategy=dualtf_strategy
-        ),
-    }
-    refused = [f for f in STRATEGY_FEATURES if f.refused is not None]
-    assert sorted(f.key for f in refused) == sorted(builds)  # every refused row is tested here
-    for feature in refused:
-        with pytest.raises(dualtf.UnsupportedCombinationError) as caught:
-            builds[feature.key]()
-        message = str(caught.value)
-        assert f"with strategy {dualtf_strategy!r}" in message and feature.refused in message
-    assert step(np.array([1.5, 2.0], np.float32)).tolist() == [3.0, 4.0]  # the backend is whole after the refusals
+    try:
+        be = dualtf.backend(dualtf_mode, seed=0, deterministic_random=True, strategy=dualtf_strategy)
+    except dualtf.UnsupportedCombinationError:  # the mode table's cells (xla x mirrored on CPUs)
+        assert dualtf_mode == "xla" and dualtf_strategy == "mirrored"
+        return
+    with be:
+        x = be.feed("x", tf.float32, [None])
+        step = be.function(lambda x: x * 2.0, [x], reduce="concat")
+        with be.scope():
+            model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        builds = {
+            "reuse": lambda: be.function(lambda x: x, [x], reuse=step),
+            "keras_deterministic_random": lambda: be.keras(model),
+        }
+        refused = [f for f in STRATEGY_FEATURES if f.refused is not None]
+        assert sorted(f.key for f in refused) == sorted(builds)  # every refused row is tested here
+        for feature in refused:
+            with pytest.raises(dualtf.UnsupportedCombinationError) as caught:
+                builds[feature.key]()
+            message = str(caught.value)
+            assert f"with strategy {dualtf_strategy!r}" in message and feature.refused in message
+        assert step(np.array([1.5, 2.0], np.float32)).tolist() == [3.0, 4.0]  # the backend is whole after them

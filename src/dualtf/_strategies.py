@@ -85,10 +85,21 @@ STRATEGY_FEATURES: tuple[StrategyFeature, ...] = (
         "mirrored variables, which dualtf does not check yet",
     ),
     StrategyFeature(
-        "deterministic_random",
-        "`dualtf.backend(..., deterministic_random=True)`",
-        "one device draws one mask for the whole batch, while each replica draws for its slice: the numbers "
-        "could not equal one device's without drawing per example, which dualtf does not do yet",
+        None,
+        "`dualtf.backend(..., deterministic_random=True)`: steps, fused steps, epochs",
+        None,
+        "every cell of the mode table, with one device's numbers: each replica reads one device's keys from its "
+        "own copy of the generator's state and draws a per-example tensor (dropout's mask: its first dimension "
+        "the batch, unknown while dualtf traces a replica's slices) for the whole batch, keeping its own rows; a "
+        "draw of fixed shape is drawn whole on every replica. Eager runs follow the step's traced run, draw by "
+        "draw. Refused by name: `tf.random.shuffle` of a per-example tensor (one device mixes examples across "
+        "replicas), a draw per example whose first dimension is not the replica's batch",
+    ),
+    StrategyFeature(
+        "keras_deterministic_random",
+        "`be.keras(model)` with `deterministic_random=True`",
+        "Keras' own loop splits the batches and runs the steps under the strategy: dualtf does not tell its "
+        "steps' draws where each replica's rows are, so they would not draw one device's numbers",
     ),
 )
 

@@ -103,6 +103,13 @@ SYMBOLS: dict[str, Symbol] = {
         "to refuse every op that draws randomness by a rule over TensorFlow's registry, not by a list of names; "
         "ops of nested functions are known only by type",
     ),
+    "constant_value_as_shape": Symbol(
+        "tensorflow.python.framework.tensor_util",
+        "constant_value_as_shape",
+        "deterministic_random under a strategy: the static dimensions of a random draw's shape tensor (which "
+        "tf.get_static_value cannot give partly), to tell a draw per example (its first dimension the replica's "
+        "batch, unknown while tracing) from a draw of fixed shape",
+    ),
     "get_registered_kernels_for_op": Symbol(
         "tensorflow.python.framework.kernels",
         "get_registered_kernels_for_op",

@@ -57,12 +57,14 @@ def run_workers(
     mode: str = "function",
     steps: int = 1,
     seed: int | None = 0,
+    deterministic_random: bool = False,
     timeout: float = 300.0,
 ) -> list[WorkerResult]:
     """Run ``program`` under ``strategy="multiworker"`` in ``workers`` local processes.
 
     ``program`` is ``"module:function"`` or ``"path/to/file.py:function"`` (each
-    worker imports it). Every worker gets the same global ``feeds``; its step
+    worker imports it); ``seed`` and ``deterministic_random`` go to :func:`dualtf.backend`.
+    Every worker gets the same global ``feeds``; its step
     runs on its replicas' slices, so the result is that of one process fed the
     whole batch. Each worker gets 127.0.0.1 ports and a TF_CONFIG; all are killed
     on failure or after ``timeout`` seconds, and the temporary files removed.
@@ -85,7 +87,16 @@ def run_workers(
     with tempfile.TemporaryDirectory(prefix="dualtf-workers-") as tmp:
         job = Path(tmp)
         (job / "job.pkl").write_bytes(
-            pickle.dumps({"program": program, "feeds": dict(feeds or {}), "mode": mode, "steps": steps, "seed": seed})
+            pickle.dumps(
+                {
+                    "program": program,
+                    "feeds": dict(feeds or {}),
+                    "mode": mode,
+                    "steps": steps,
+                    "seed": seed,
+                    "deterministic_random": deterministic_random,
+                }
+            )
         )
         procs = []
         try:
@@ -144,7 +155,15 @@ def _worker_main(job_dir: str, index: int) -> None:
     strategy = make_strategy("multiworker")
     job = pickle.loads((Path(job_dir) / "job.pkl").read_bytes())
     program = load_program(job["program"])
-    run = run_program(program, job["feeds"], job["mode"], steps=job["steps"], seed=job["seed"], strategy=strategy)
+    run = run_program(
+        program,
+        job["feeds"],
+        job["mode"],
+        steps=job["steps"],
+        seed=job["seed"],
+        strategy=strategy,
+        deterministic_random=job["deterministic_random"],
+    )
     # plain values: this module runs as __main__ here, so its classes would not unpickle
     (Path(job_dir) / f"result{index}.pkl").write_bytes(pickle.dumps((run.outputs, run.variables)))
 

@@ -40,13 +40,13 @@ from . import open_backends
 from .build import build_epoch, build_function
 from .checks import OP_NAME, check_backend_options, dtype_argument, initial_value
 from .distribute import aggregation as variable_aggregation
-from .distribute import resolve_strategy
+from .distribute import resolve_strategy, split_feeds
 from .keras_loops import KerasLoop, ModelRunner
 from .probe import Intermediate
 from .step import Compiled, Step
 from .tensors import as_tf_variable, eager_scope, is_eager, tensor_label, to_numpy, variable_handle, variable_label
 from .tf1 import registry
-from .tf1.code import StepCode
+from .tf1.code import ReplicaRandom, StepCode
 from .tf1.context import Frame, entered
 from .tf1.random import DeterministicRandom
 from .tf1.refuse import RefusalTable
@@ -165,14 +165,6 @@ class Backend(abc.ABC):
         self.seed = seed
         #: The ``tf.distribute.Strategy`` steps run under, or None (the ``default`` strategy).
         self.strategy: tf.distribute.Strategy | None = resolve_strategy(strategy, self.mode)
-        if deterministic_random and self.strategy is not None:
-            raise UnsupportedCombinationError(
-                format_error(
-                    f"deterministic_random=True with strategy {strategy_name(self.strategy)!r}",
-                    f"used without a strategy ({feature_refused_reason('deterministic_random')})",
-                    f"a backend of mode {self.mode!r} with strategy {strategy_name(self.strategy)!r}",
-                )
-            )
         unavailable = registry.missing("deterministic_random") if deterministic_random else None
         if unavailable is not None:
             raise PrivateAPIError(unavailable)
@@ -203,8 +195,8 @@ class Backend(abc.ABC):
         open_backends.opened(self)
         if deterministic_random:
             assert seed is not None
-            with self._scope():
-                self._random = DeterministicRandom(seed)
+            with self.scope():  # under a strategy its state is mirrored: each replica reads its own copy
+                self._random = DeterministicRandom(seed, self.strategy)
             setattr(self._random.state, _OWNER_ATTR, self.serial)  # dualtf's, never listed in be.variables
             if hasattr(self, "_tracer"):  # a first trace's random keys are constants (DeterministicRandom.run)
                 self._tracer.retrace_first = True
@@ -320,7 +312,7 @@ class Backend(abc.ABC):
             self.scope(),
             tf.variable_creator_scope(self._record_variable),
             dualtf_errors_unwrapped(),
-            self._dualtf_building(f"variable {name or ''}".strip()),
+            self._dualtf_building(f"variable {name or ''}".strip(), initial_value=True),
         ):
             var = tf.Variable(initial, name=name, dtype=tf_dtype, trainable=trainable, aggregation=how)
         return var
@@ -445,6 +437,8 @@ class Backend(abc.ABC):
 
         if not isinstance(model, keras.Model):
             raise DualTFError(format_error("The model of keras()", "a keras.Model", f"{type(model).__name__}"))
+        if self._random is not None:
+            self._refuse_strategy("keras_deterministic_random", "be.keras(model) with deterministic_random=True")
         with self._lock:  # one runner per model: what it traces, compiles or builds is kept between calls
             runner = self._keras_runners.get(id(model))
             if runner is None or runner.model is not model:
@@ -631,14 +625,24 @@ class Backend(abc.ABC):
             name, self.mode, variables=self._variables, random=self._random, reuse=reuse, eager_context=self._tf1_eager
         )
 
-    def _dualtf_building(self, what: str) -> contextlib.AbstractContextManager[Any]:
-        """dualtf's own building outside a step (a variable's initial value): with deterministic_random, its
-        random ops draw from the backend's generator, the same numbers in every mode."""
+    def _replica_random(self, name: str, feeds: Sequence[Feed]) -> ReplicaRandom | None:
+        """With deterministic_random under a strategy, how each replica of step ``name`` draws
+        (:class:`~.tf1.code.ReplicaRandom`); None otherwise."""
+        if self._random is None:
+            return None
+        return ReplicaRandom(self._random, name, self.mode, self.num_replicas, split_feeds(feeds))
+
+    def _dualtf_building(self, what: str, *, initial_value: bool = False) -> contextlib.AbstractContextManager[Any]:
+        """dualtf's own building outside a step (a Keras step, a variable's initial value): with
+        deterministic_random, its random ops draw from the backend's generator (an initial value from
+        constant keys: :meth:`~.tf1.random.DeterministicRandom.initial_value`), the same numbers in every mode."""
         if self._random is None:
             return contextlib.nullcontext()
         stack = contextlib.ExitStack()
         stack.enter_context(registry.hold(["deterministic_random"]))
         stack.enter_context(entered(Frame(what, self.mode, random=self._random)))
+        if initial_value:
+            stack.enter_context(self._random.initial_value())
         return stack
 
     def _refuse_strategy(self, key: str, what: str) -> None:

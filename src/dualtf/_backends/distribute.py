@@ -15,8 +15,9 @@ import tensorflow as tf
 from .._errors import DualTFError, FeedError, UnsupportedCombinationError, format_error
 from .._feeds import Feed
 from .._strategies import combination_unsupported_reason, make_strategy, strategy_name
+from .tf1.code import ReplicaRandom
 
-__all__ = ["REDUCTIONS", "aggregation", "batch_check", "distributed", "resolve_strategy"]
+__all__ = ["REDUCTIONS", "aggregation", "batch_check", "distributed", "resolve_strategy", "split_feeds"]
 
 #: How a step's outputs are combined across replicas.
 REDUCTIONS = ("mean", "sum", "concat")
@@ -72,7 +73,7 @@ def aggregation(value: Any, distributed: bool) -> tf.VariableAggregation:
     return _AGGREGATIONS[value]
 
 
-def _split_feeds(feeds: Sequence[Feed]) -> list[bool]:
+def split_feeds(feeds: Sequence[Feed]) -> list[bool]:
     """Which feeds are split across replicas: those with a first dimension."""
     return [f.shape is None or len(f.shape) >= 1 for f in feeds]
 
@@ -80,7 +81,7 @@ def _split_feeds(feeds: Sequence[Feed]) -> list[bool]:
 def batch_check(feeds: Sequence[Feed], replicas: int, name: str, axis: int = 0) -> Callable[[list[np.ndarray]], None]:
     """A check, run on each call's values, that every split feed's batch (on ``axis``: 1 for a fused
     step's stacked values) divides across the replicas."""
-    split = _split_feeds(feeds)
+    split = split_feeds(feeds)
 
     def check(values: list[np.ndarray]) -> None:
         for feed, value, is_split in zip(feeds, values, split, strict=True):
@@ -97,16 +98,25 @@ def batch_check(feeds: Sequence[Feed], replicas: int, name: str, axis: int = 0) 
     return check
 
 
+def _unknown_batch(shape: tf.TensorShape) -> tf.TensorShape:
+    return shape if shape.rank is None else tf.TensorShape([None, *shape[1:]])
+
+
 def distributed(
     fn: Callable[..., Any],
     feeds: Sequence[Feed],
     strategy: tf.distribute.Strategy,
     reduce: str,
     per_replica: Callable[[Callable[..., Any]], Callable[..., Any]],
+    random: ReplicaRandom | None = None,
 ) -> Callable[..., Any]:
-    """``fn`` run once per replica on its slice of each batch, outputs reduced by ``reduce``."""
+    """``fn`` run once per replica on its slice of each batch, outputs reduced by ``reduce``.
+
+    With ``random`` (``deterministic_random``) each replica's draws are told its place in the batch,
+    and a traced replica sees its slices' batch size as unknown, as a draw per example's is.
+    """
     replicas = int(strategy.num_replicas_in_sync)
-    split = _split_feeds(feeds)
+    split = split_feeds(feeds)
     for feed, is_split in zip(feeds, split, strict=True):
         first = feed.shape[0] if is_split and feed.shape else None
         if first is not None and first % replicas:
@@ -118,6 +128,11 @@ def distributed(
                 )
             )
     replica_fn = per_replica(fn)
+
+    def replica_run() -> Callable[..., Any]:
+        # with random draws, a fresh replica function each run: xla's compiled one must not keep the
+        # trace of a first run, whose keys are constants
+        return per_replica(random.wrap(fn)) if random is not None else replica_fn
 
     def reduce_one(value: Any) -> Any:
         if value is None:
@@ -134,8 +149,12 @@ def distributed(
         values = []
         for tensor, is_split in zip(tensors, split, strict=True):
             shards = tf.split(tensor, replicas) if is_split else [tensor] * replicas
+            if is_split and random is not None and not tf.executing_eagerly():
+                shards = [tf.compat.v1.placeholder_with_default(s, _unknown_batch(s.shape)) for s in shards]
             values.append(strategy.experimental_distribute_values_from_function(shard_getter(shards)))
-        out = strategy.run(replica_fn, args=tuple(values))
+        out = strategy.run(replica_run(), args=tuple(values))
+        if random is not None:
+            random.ran()
         return tf.nest.map_structure(reduce_one, out)
 
     return run_distributed

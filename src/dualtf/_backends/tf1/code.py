@@ -24,9 +24,9 @@ import tensorflow as tf
 from . import registry
 from .build_once import BuildOnce
 from .context import Frame, entered
-from .random import DeterministicRandom
+from .random import DeterministicRandom, ReplicaBatch, ReplicaSchedule
 
-__all__ = ["StepCode"]
+__all__ = ["ReplicaRandom", "StepCode"]
 
 _TF1 = ("tf1_calls", "tf1_layers", "tf1_gradients")
 
@@ -95,3 +95,35 @@ class StepCode:
                 if not eager and store.runs == 0:  # a failed first build or trace: fn is yet unseen
                     self.traced = self.tensor_loss = False
                 raise
+
+
+class ReplicaRandom:
+    """A distributed step's ``fn`` as each replica runs it with ``deterministic_random``: the switch's
+    replacements held in the replica's thread, and each random draw told where the replica's rows are
+    in the global batch (:meth:`.random.DeterministicRandom._per_replica`), so that every example draws
+    what it draws on one device. Only the switch: under a strategy a step's TF1 code runs as it is."""
+
+    def __init__(self, random: DeterministicRandom, name: str, mode: str, replicas: int, split: list[bool]):
+        self.random, self.name, self.mode = random, name, mode
+        self.replicas, self.split = replicas, split
+        self.schedule = ReplicaSchedule(name, mode)
+
+    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` as one replica runs it."""
+
+        def replica_code(*args: Any) -> Any:
+            batched = [a for a, split in zip(args, self.split, strict=True) if split]
+            size = tf.shape(batched[0])[0] if batched else tf.constant(0)
+            index = tf.distribute.get_replica_context().replica_id_in_sync_group
+            batch = ReplicaBatch(self.replicas, index, size, self.schedule)
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(registry.hold(["deterministic_random"]))
+                stack.enter_context(entered(Frame(self.name, self.mode, random=self.random)))
+                stack.enter_context(self.random.run(first=self.schedule.runs == 0, batch=batch))
+                return fn(*args)
+
+        return replica_code
+
+    def ran(self) -> None:
+        """One run of the step (every replica's) ended."""
+        self.schedule.runs += 1

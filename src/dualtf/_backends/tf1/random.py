@@ -177,29 +177,86 @@ def _stateless_bits(key: Any, counter: Any) -> Callable[[Any, tf.DType], tf.Tens
     return bits
 
 
+def _first(dims: tf.TensorShape) -> int:
+    """A fixed draw's first dimension, -1 for a scalar."""
+    first = dims[0] if dims.rank else -1
+    assert first is not None  # a fixed draw's
+    return int(first)
+
+
+def _key_from_state(handle: Any) -> tf.Tensor:
+    """A generator's ``make_seeds(1)[:, 0]`` read from its state variable's ``handle``: TensorFlow's own
+    two steps (read and skip the state, then Philox's first 64 bits), made on the one copy given."""
+    counter_key = tf.raw_ops.RngReadAndSkip(
+        resource=handle, alg=tf.constant(_PHILOX, tf.int32), delta=tf.constant(1, tf.uint64)
+    )
+    key: tf.Tensor = tf.raw_ops.StatelessRandomUniformFullIntV2(
+        shape=[1],
+        key=tf.bitcast(counter_key[2:3], tf.uint64),
+        counter=tf.bitcast(counter_key[:2], tf.uint64),
+        alg=_PHILOX,
+        dtype=tf.int64,
+    )
+    return tf.stack([key[0], tf.constant(0, tf.int64)])
+
+
 def _compute_dtype(dtype: tf.DType) -> tf.DType:
     return tf.float64 if dtype == tf.float64 else tf.float32
 
 
-class _Run:
-    """Where one run of a step's fn is: first or not, its next constant key, its last key op per graph."""
+class ReplicaBatch:
+    """Where one replica's run of a step's ``fn`` under a strategy is in the global batch: the replicas,
+    this one's index, its batch size (a tensor), and which draws were per example in the step's traced
+    run (an eager run, whose draws' shapes are numbers, is told by it)."""
 
-    def __init__(self, first: bool):
+    __slots__ = ("index", "replicas", "size", "schedule")
+
+    def __init__(self, replicas: int, index: Any, size: Any, schedule: ReplicaSchedule):
+        self.replicas, self.index, self.size, self.schedule = replicas, index, size, schedule
+
+
+class ReplicaSchedule:
+    """One distributed step's record of its draws, made by a traced run: per draw, None for a draw per
+    example or the first dimension of a fixed draw. Eager runs check their draws against it."""
+
+    def __init__(self, step: str, mode: str):
+        self.step, self.mode = step, mode
+        self.draws: list[int | None] | None = None
+        #: Runs of the step ended (the first run's keys are constants: :meth:`DeterministicRandom.run`).
+        self.runs = 0
+
+
+class _Run:
+    """Where one run of a step's fn is: first or not, its next constant key, its last key op per graph,
+    and, under a strategy, its replica's place in the batch and the draws it made."""
+
+    def __init__(self, first: bool, batch: ReplicaBatch | None = None, *, salt: tuple[int, ...] = (), start: int = 0):
         self.first = first
-        self.position = 0
+        self.salt = salt
+        self.position = start
         self.last: dict[tf.Graph, tf.Operation] = {}
+        self.batch = batch
+        self.draws: list[int | None] = []
 
 
 class DeterministicRandom:
     """One backend's generator, and the random ops that draw from it."""
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, strategy: tf.distribute.Strategy | None = None):
         self._seed = seed
+        # Under a strategy (made in its scope) the state is mirrored: each replica reads and advances
+        # its own copy, draw for draw as one device does, so every replica gets one device's keys.
         self.generator = tf.random.Generator.from_seed(seed, alg="philox")
+        self._strategy = strategy
         if not tf.executing_eagerly():  # a graph's: kept out of the TF1 program's global_variables()
+            own = {id(self.state)}
+            if strategy is not None:  # and its copies
+                own.update(id(copy) for copy in strategy.experimental_local_results(self.state))
             collection = tf.compat.v1.get_default_graph().get_collection_ref(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
-            collection[:] = [v for v in collection if v is not self.state]
+            collection[:] = [v for v in collection if id(v) not in own]
         self._local = threading.local()  # per thread: the run of fn it is in
+        self._initial_values = 0  # keys drawn for be.variable's initial values so far
+        self._initial_lock = threading.Lock()
 
     @property
     def state(self) -> tf.Variable:
@@ -207,8 +264,20 @@ class DeterministicRandom:
         state: tf.Variable = self.generator.state
         return state
 
+    def _next_key(self) -> tf.Tensor:
+        """The generator's next key: ``make_seeds(1)[:, 0]`` read as TensorFlow reads it without a strategy
+        (``RngReadAndSkip``, then Philox's first 64 bits), from the replica's own copy of the state in a
+        replica context; outside one, every copy advances alike and the first's key is used."""
+        if self._strategy is None:
+            return self.generator.make_seeds(1)[:, 0]
+        if tf.distribute.in_cross_replica_context():
+            copies = self._strategy.experimental_local_results(self.state)
+            keys = [_key_from_state(copy.handle) for copy in copies]
+            return keys[0]
+        return _key_from_state(self.state.handle)
+
     @contextlib.contextmanager
-    def run(self, *, first: bool) -> Iterator[None]:
+    def run(self, *, first: bool, batch: ReplicaBatch | None = None) -> Iterator[None]:
         """One run of a step's ``fn``.
 
         The first run of a step's fn is where a TF1 program makes its variables, and every mode
@@ -221,27 +290,135 @@ class DeterministicRandom:
         mode has none, so each key there waits for the previous one of its graph.
         """
         saved = getattr(self._local, "run", None)
-        self._local.run = _Run(first)
+        self._local.run = run = _Run(first, batch)
         try:
             yield
         finally:
             self._local.run = saved
+        if batch is not None and not tf.executing_eagerly() and not first:
+            batch.schedule.draws = run.draws  # a traced run's draws: what eager runs check theirs against
+
+    @contextlib.contextmanager
+    def initial_value(self) -> Iterator[None]:
+        """A variable's initial value made by dualtf outside any step (``be.variable``): its keys are
+        constants, the n-th of the backend's initial values the n-th key derived from the seed (apart
+        from a first run's), so the value depends on no variable — a TF1 graph under a strategy copies
+        the first replica's initial value to the others and cannot copy a read of the generator."""
+        with self._initial_lock:
+            saved = getattr(self._local, "run", None)
+            self._local.run = run = _Run(True, salt=(1,), start=self._initial_values)
+            try:
+                yield
+            finally:
+                self._local.run = saved
+                self._initial_values = run.position
 
     def _key(self) -> tf.Tensor:
         """A stateless seed for one random op: a constant in a first run, else one draw from the generator."""
         run: _Run | None = getattr(self._local, "run", None)
         if run is not None and run.first:
             position, run.position = run.position, run.position + 1
-            words = np.random.SeedSequence([self._seed, position]).generate_state(2, np.uint64)
+            words = np.random.SeedSequence([self._seed, *run.salt, position]).generate_state(2, np.uint64)
             return tf.constant(words.view(np.int64))
         if run is None or tf.executing_eagerly():
-            return self.generator.make_seeds(1)[:, 0]
+            return self._next_key()
         graph = tf.compat.v1.get_default_graph()
         previous = run.last.get(graph)
         with tf.control_dependencies([] if previous is None else [previous]):
-            key = self.generator.make_seeds(1)[:, 0]
+            key = self._next_key()
         run.last[graph] = key.op
         return key
+
+    def _per_replica(
+        self, shape: Any, draw: Callable[[Any], tf.Tensor], what: str, *, per_example_ok: bool = True
+    ) -> tf.Tensor:
+        """``draw(shape)``, or under a strategy this replica's rows of what one device draws.
+
+        One device draws a per-example tensor (dropout's mask: its first dimension the batch) for the
+        whole batch; a replica holds a slice of the batch. So a replica draws the whole batch's tensor
+        with one device's key and keeps its own rows: every example gets the numbers it gets on one
+        device. A draw of fixed shape (an initial value, noise shared by the batch) is drawn as one
+        device draws it, on every replica. Which is which: a traced run sees the batch's size as
+        unknown (dualtf traces a replica's slices so), a fixed shape as known; an eager run's shapes
+        are numbers, and it follows its step's traced run, draw by draw.
+        """
+        run: _Run | None = getattr(self._local, "run", None)
+        batch = None if run is None else run.batch
+        if batch is None or batch.replicas == 1:
+            return draw(shape)
+        assert run is not None
+        position = len(run.draws)
+        if tf.executing_eagerly():
+            dims = tf.TensorShape(tf.convert_to_tensor(shape, tf.int32).numpy().tolist())
+            per_example = self._eager_draw_kind(batch, position, dims, what)
+        else:
+            dims = load("constant_value_as_shape")(tf.convert_to_tensor(shape, tf.int32))
+            if dims.rank is None:
+                raise DualTFError(
+                    error_message(
+                        f"Under deterministic_random=True with {batch.replicas} replicas, {what} in step "
+                        f"`{batch.schedule.step}` (mode {batch.schedule.mode!r}) must have a shape of known rank, "
+                        "so that dualtf can tell a draw per example from one of fixed shape",
+                        "a shape of unknown rank",
+                    )
+                )
+            per_example = dims.rank > 0 and dims[0] is None
+        run.draws.append(None if per_example else _first(dims))
+        if per_example and not per_example_ok:
+            raise DualTFError(
+                error_message(
+                    f"Under deterministic_random=True with {batch.replicas} replicas, {what} in step "
+                    f"`{batch.schedule.step}` (mode {batch.schedule.mode!r}) must not reorder a tensor per example: "
+                    "one device reorders the whole batch, mixing examples that live on other replicas",
+                    f"{what} of a tensor whose first dimension is the replica's batch",
+                )
+            )
+        if not per_example:
+            return draw(shape)
+        shape = tf.convert_to_tensor(shape, tf.int32)
+        size = tf.cast(batch.size, tf.int32)
+        with tf.control_dependencies(
+            []
+            if tf.executing_eagerly()
+            else [
+                tf.debugging.assert_equal(
+                    shape[0],
+                    size,
+                    message=f"Under deterministic_random=True with {batch.replicas} replicas, {what} in step "
+                    f"`{batch.schedule.step}` draws per example (its first dimension unknown while tracing): that "
+                    "dimension must be the replica's batch size",
+                )
+            ]
+        ):
+            whole = draw(tf.concat([[size * batch.replicas], shape[1:]], 0))
+        rows = tf.reshape(whole, tf.concat([[batch.replicas, size], shape[1:]], 0))
+        mine: tf.Tensor = tf.gather(rows, batch.index)
+        return mine
+
+    @staticmethod
+    def _eager_draw_kind(batch: ReplicaBatch, position: int, dims: tf.TensorShape, what: str) -> bool:
+        """Whether the ``position``-th draw of an eager replica run is per example, from the step's
+        traced run; a draw that run did not make, or of another shape, is refused by name."""
+        draws, first = batch.schedule.draws, _first(dims)
+        if draws is None:
+            said = "made no traced run (its fn could not be traced)"
+        elif position >= len(draws):
+            said = f"made {len(draws)} draw(s) when traced"
+        elif draws[position] is None and first != int(batch.size):
+            said = f"drew per example there when traced, and this replica's batch is {int(batch.size)}"
+        elif draws[position] is not None and draws[position] != first:
+            said = f"drew a first dimension of {draws[position]} there when traced"
+        else:
+            return draws[position] is None
+        raise DualTFError(
+            error_message(
+                f"Under deterministic_random=True with {batch.replicas} replicas, an eager run of step "
+                f"`{batch.schedule.step}` tells a draw per example from one of fixed shape by the step's traced "
+                f"run, draw by draw; its draw {position + 1} ({what}, shape {dims}) does not follow it: the step "
+                f"{said}. Draw the same shapes in the same order on every run, or run the step in mode 'function'",
+                f"draw {position + 1}: {what} of shape {dims}",
+            )
+        )
 
     # ------------------------------------------------- TensorFlow's functions, replaced
     # Each takes TensorFlow's own function first, then its arguments. The stateful ops have the
@@ -256,35 +433,49 @@ class DeterministicRandom:
     ) -> tf.Tensor:
         bits = self._keyed_bits()
         with tf.name_scope(name or "RandomUniform"):
-            return _unit(lambda unsigned: bits(shape, unsigned), tf.as_dtype(dtype))
+            return self._per_replica(
+                shape, lambda s: _unit(lambda unsigned: bits(s, unsigned), tf.as_dtype(dtype)), "tf.random.uniform"
+            )
 
     def random_standard_normal(
         self, _original: Any, shape: Any, dtype: Any, seed: int = 0, seed2: int = 0, name: Any = None
     ) -> tf.Tensor:
+        bits = self._keyed_bits()
         with tf.name_scope(name or "RandomStandardNormal"):
-            return _normal(self._keyed_bits(), shape, tf.as_dtype(dtype))
+            return self._per_replica(shape, lambda s: _normal(bits, s, tf.as_dtype(dtype)), "tf.random.normal")
 
     def truncated_normal(
         self, _original: Any, shape: Any, dtype: Any, seed: int = 0, seed2: int = 0, name: Any = None
     ) -> tf.Tensor:
+        bits = self._keyed_bits()
         with tf.name_scope(name or "TruncatedNormal"):
-            return _truncated(self._keyed_bits(), shape, tf.as_dtype(dtype))
+            return self._per_replica(
+                shape, lambda s: _truncated(bits, s, tf.as_dtype(dtype)), "tf.random.truncated_normal"
+            )
 
     def random_uniform_int(
         self, _original: Any, shape: Any, minval: Any, maxval: Any, seed: int = 0, seed2: int = 0, name: Any = None
     ) -> tf.Tensor:
         minval = tf.convert_to_tensor(minval)
+        key = self._key()
         with tf.name_scope(name or "RandomUniformInt"):
-            drawn: tf.Tensor = tf.random.stateless_uniform(
-                shape, self._key(), minval, maxval, dtype=minval.dtype, alg="philox"
+            return self._per_replica(
+                shape,
+                lambda s: tf.random.stateless_uniform(s, key, minval, maxval, dtype=minval.dtype, alg="philox"),
+                "tf.random.uniform (integers)",
             )
-            return drawn
 
     def random_shuffle(self, _original: Any, value: Any, seed: int = 0, seed2: int = 0, name: Any = None) -> tf.Tensor:
         value = tf.convert_to_tensor(value)
+        key = self._key()
         with tf.name_scope(name or "RandomShuffle"):
-            order = tf.argsort(_bits(tf.shape(value)[:1], self._key(), tf.uint32), stable=True)
-            shuffled: tf.Tensor = tf.gather(value, order)
+            bits = self._per_replica(
+                value.shape[:1] if value.shape[:1].is_fully_defined() else tf.shape(value)[:1],
+                lambda s: _bits(s, key, tf.uint32),
+                "tf.random.shuffle",
+                per_example_ok=False,
+            )
+            shuffled: tf.Tensor = tf.gather(value, tf.argsort(bits, stable=True))
             return shuffled
 
     # The stateless ones (tf.random.stateless_*, Keras' random layers and initializers): their
@@ -299,21 +490,37 @@ class DeterministicRandom:
     ) -> tf.Tensor:
         bits = _stateless_bits(key, counter)
         with tf.name_scope(name or "StatelessRandomUniformV2"):
-            return _unit(lambda unsigned: bits(shape, unsigned), tf.as_dtype(dtype))
+            return _stateless_per_replica(
+                shape, lambda s: _unit(lambda unsigned: bits(s, unsigned), tf.as_dtype(dtype)), "stateless_uniform"
+            )
 
     @staticmethod
     def stateless_random_normal_v2(
         _original: Any, shape: Any, key: Any, counter: Any, alg: Any, dtype: Any = tf.float32, name: Any = None
     ) -> tf.Tensor:
         with tf.name_scope(name or "StatelessRandomNormalV2"):
-            return _normal(_stateless_bits(key, counter), shape, tf.as_dtype(dtype))
+            bits = _stateless_bits(key, counter)
+            return _stateless_per_replica(shape, lambda s: _normal(bits, s, tf.as_dtype(dtype)), "stateless_normal")
 
     @staticmethod
     def stateless_truncated_normal_v2(
         _original: Any, shape: Any, key: Any, counter: Any, alg: Any, dtype: Any = tf.float32, name: Any = None
     ) -> tf.Tensor:
         with tf.name_scope(name or "StatelessTruncatedNormalV2"):
-            return _truncated(_stateless_bits(key, counter), shape, tf.as_dtype(dtype))
+            bits = _stateless_bits(key, counter)
+            return _stateless_per_replica(
+                shape, lambda s: _truncated(bits, s, tf.as_dtype(dtype)), "stateless_truncated_normal"
+            )
+
+
+def _stateless_per_replica(shape: Any, draw: Callable[[Any], tf.Tensor], what: str) -> tf.Tensor:
+    """A stateless draw (its key the caller's), per replica as the generator's draws are."""
+    frame = current()
+    random = None if frame is None else frame.random
+    if random is None:
+        return draw(shape)
+    per_replica: tf.Tensor = random._per_replica(shape, draw, what)
+    return per_replica
 
 
 def drawn_by_the_generator(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
