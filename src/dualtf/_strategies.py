@@ -61,8 +61,15 @@ STRATEGY_FEATURES: tuple[StrategyFeature, ...] = (
         None,
         "`be.keras(model)`: `fit`, `evaluate`, `predict`",
         None,
-        "Keras' own loop under the strategy in eager and function; graph refuses a Keras optimizer's replica "
-        "all-reduce when it builds the step (1); xla on CPUs is refused by the mode table (2)",
+        "Keras' own loop under the strategy in eager, function and xla (xla on CPUs is refused by the mode "
+        "table (2)); graph is refused, below",
+    ),
+    StrategyFeature(
+        "graph_keras",
+        "`be.keras(model)` in mode graph",
+        "graph mode runs Keras' loop eagerly and its steps through the Session, which under a strategy cannot "
+        "build a Keras optimizer's replica all-reduce (1), nor give Keras' optimizer its variables (read through "
+        "the Session) when Keras builds it in the strategy's scope; run the model in mode 'function'",
     ),
     StrategyFeature(
         None,
@@ -96,10 +103,18 @@ STRATEGY_FEATURES: tuple[StrategyFeature, ...] = (
         "replicas), a draw per example whose first dimension is not the replica's batch",
     ),
     StrategyFeature(
-        "keras_deterministic_random",
+        None,
         "`be.keras(model)` with `deterministic_random=True`",
-        "Keras' own loop splits the batches and runs the steps under the strategy: dualtf does not tell its "
-        "steps' draws where each replica's rows are, so they would not draw one device's numbers",
+        None,
+        "function and xla, as Keras' loops run: each replica "
+        "draws its rows of one device's draws, its offset in the batch from every replica's size (Keras' last "
+        "batch may split unevenly), and its step traced with the batch size unknown, as dualtf's own steps are",
+    ),
+    StrategyFeature(
+        "keras_eager_random",
+        "`be.keras(model)` with `deterministic_random=True` in mode eager",
+        "Keras' eager loop never traces its steps, and an eager draw's shape is a number: dualtf could not tell a "
+        "draw per example (its rows differ per replica) from one of fixed shape",
     ),
 )
 

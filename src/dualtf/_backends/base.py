@@ -48,7 +48,7 @@ from .tensors import as_tf_variable, eager_scope, is_eager, tensor_label, to_num
 from .tf1 import registry
 from .tf1.code import ReplicaRandom, StepCode
 from .tf1.context import Frame, entered
-from .tf1.random import DeterministicRandom
+from .tf1.random import DeterministicRandom, ReplicaBatch, ReplicaSchedule
 from .tf1.refuse import RefusalTable
 from .traced import Tracer
 
@@ -437,8 +437,12 @@ class Backend(abc.ABC):
 
         if not isinstance(model, keras.Model):
             raise DualTFError(format_error("The model of keras()", "a keras.Model", f"{type(model).__name__}"))
-        if self._random is not None:
-            self._refuse_strategy("keras_deterministic_random", "be.keras(model) with deterministic_random=True")
+        if self.mode == "graph":
+            self._refuse_strategy("graph_keras", "be.keras(model) in mode 'graph'")
+        if self._random is not None and self.mode == "eager":
+            self._refuse_strategy(
+                "keras_eager_random", "be.keras(model) in mode 'eager' with deterministic_random=True"
+            )
         with self._lock:  # one runner per model: what it traces, compiles or builds is kept between calls
             runner = self._keras_runners.get(id(model))
             if runner is None or runner.model is not model:
@@ -631,6 +635,32 @@ class Backend(abc.ABC):
         if self._random is None:
             return None
         return ReplicaRandom(self._random, name, self.mode, self.num_replicas, split_feeds(feeds))
+
+    def _keras_replica_draws(
+        self, data: Any, schedule: ReplicaSchedule
+    ) -> tuple[Any, contextlib.AbstractContextManager[Any]]:
+        """A traced Keras step's run on one replica's ``data`` with deterministic_random under a strategy:
+        the data with their batch size unknown (as dualtf's own steps trace a replica's slices: a draw per
+        example is told by it), and its draws told where the replica's rows are in the global batch (Keras
+        splits it; the sizes are gathered, as its last batch may split unevenly)."""
+        context = tf.distribute.get_replica_context()
+        if self._random is None or context is None or context.num_replicas_in_sync == 1:
+            return data, contextlib.nullcontext()
+        batched = [leaf for leaf in tf.nest.flatten(data) if isinstance(leaf, tf.Tensor) and leaf.shape.rank]
+        if not batched:
+            return data, contextlib.nullcontext()
+        data = tf.nest.map_structure(
+            lambda leaf: (
+                tf.compat.v1.placeholder_with_default(leaf, [None, *leaf.shape[1:]])
+                if isinstance(leaf, tf.Tensor) and leaf.shape.rank
+                else leaf
+            ),
+            data,
+        )
+        replicas, index = int(context.num_replicas_in_sync), context.replica_id_in_sync_group
+        batch = ReplicaBatch.gathered(replicas, index, tf.shape(batched[0])[0], schedule)
+        assert self._random is not None
+        return data, self._random.run(first=False, batch=batch)
 
     def _dualtf_building(self, what: str, *, initial_value: bool = False) -> contextlib.AbstractContextManager[Any]:
         """dualtf's own building outside a step (a Keras step, a variable's initial value): with

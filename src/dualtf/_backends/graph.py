@@ -147,6 +147,14 @@ class _CatchUpSession(tf.compat.v1.Session):  # type: ignore[misc]
         return super().run(fetches, feed_dict)
 
 
+def _initializer(graph: tf.Graph, var: tf.Variable) -> tf.Operation:
+    """``var.initializer``, asked in its graph: a mirrored variable's is a group of its copies' made when
+    asked, which outside the graph (a catch-up as the block closes) TensorFlow makes eagerly, as None."""
+    with graph.as_default():
+        initializer: tf.Operation = var.initializer
+        return initializer
+
+
 class GraphBackend(Backend):
     """TF1 graph mode: ``fn`` is built once against placeholders and run by a Session.
 
@@ -454,7 +462,7 @@ class GraphBackend(Backend):
         if version == self._seen:
             return
         first, self._seen = self._seen, version  # first: the runs below come back through here
-        variables = {v.initializer.name: v for v in self._variables() if id(v) not in self._initialized}
+        variables = {_initializer(self.graph, v).name: v for v in self._variables() if id(v) not in self._initialized}
         fetched = self._upstream(self._fetched_ops(fetches)) if fetches is not None else set()
         plan = []
         try:
@@ -546,7 +554,7 @@ class GraphBackend(Backend):
     def _initialize_new_variables(self) -> None:
         new = [v for v in self._variables() if id(v) not in self._initialized]
         if new:
-            self._run([v.initializer for v in new])
+            self._run([_initializer(self.graph, v) for v in new])
             self._initialized.update(id(v) for v in new)
 
     def _make_callable(

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from .tf1.random import ReplicaSchedule
+
 if TYPE_CHECKING:
     from .base import Backend
 
@@ -64,10 +66,15 @@ class KerasLoop(ModelRunner):
         for var in model.variables:
             be._check_variable(var, f"Variable `{getattr(var, 'path', var.name)}` of model `{model.name}`")
 
-    def _held_step(self, step: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def _held_step(self, step: Callable[[Any], Any], name: str) -> Callable[[Any], Any]:
+        be = self.backend
+        schedule = ReplicaSchedule(f"{self.model.name}.{name}", be.mode)
+
         def held(data: Any) -> Any:
-            with self.backend._dualtf_building("keras step"):
-                return step(data)
+            with be._dualtf_building("keras step"):
+                data, draws = be._keras_replica_draws(data, schedule)
+                with draws:
+                    return step(data)
 
         return held
 
@@ -100,7 +107,7 @@ class KerasLoop(ModelRunner):
                 setattr(model, name, self._functions.get(name))
             if wrapped:  # Keras makes its functions from these attributes: the instance's shadow the class's
                 for name in _STEPS:
-                    setattr(model, name, self._held_step(getattr(model, name)))
+                    setattr(model, name, self._held_step(getattr(model, name), name))
             yield
         finally:
             if wrapped:

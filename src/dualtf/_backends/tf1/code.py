@@ -115,7 +115,7 @@ class ReplicaRandom:
             batched = [a for a, split in zip(args, self.split, strict=True) if split]
             size = tf.shape(batched[0])[0] if batched else tf.constant(0)
             index = tf.distribute.get_replica_context().replica_id_in_sync_group
-            batch = ReplicaBatch(self.replicas, index, size, self.schedule)
+            batch = ReplicaBatch.even(self.replicas, index, size, self.schedule)
             with contextlib.ExitStack() as stack:
                 stack.enter_context(registry.hold(["deterministic_random"]))
                 stack.enter_context(entered(Frame(self.name, self.mode, random=self.random)))

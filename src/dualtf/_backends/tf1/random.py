@@ -206,13 +206,28 @@ def _compute_dtype(dtype: tf.DType) -> tf.DType:
 
 class ReplicaBatch:
     """Where one replica's run of a step's ``fn`` under a strategy is in the global batch: the replicas,
-    this one's index, its batch size (a tensor), and which draws were per example in the step's traced
-    run (an eager run, whose draws' shapes are numbers, is told by it)."""
+    its rows (``offset`` and ``size`` of ``total``, tensors), and the step's :class:`ReplicaSchedule`."""
 
-    __slots__ = ("index", "replicas", "size", "schedule")
+    __slots__ = ("offset", "replicas", "schedule", "size", "total")
 
-    def __init__(self, replicas: int, index: Any, size: Any, schedule: ReplicaSchedule):
-        self.replicas, self.index, self.size, self.schedule = replicas, index, size, schedule
+    def __init__(self, replicas: int, offset: Any, size: Any, total: Any, schedule: ReplicaSchedule):
+        self.replicas, self.schedule = replicas, schedule
+        self.offset, self.size, self.total = offset, size, total
+
+    @classmethod
+    def even(cls, replicas: int, index: Any, size: Any, schedule: ReplicaSchedule) -> ReplicaBatch:
+        """Replica ``index`` of a batch split evenly (dualtf's own split): rows ``index * size`` on."""
+        size = tf.cast(size, tf.int32)
+        return cls(replicas, tf.cast(index, tf.int32) * size, size, size * replicas, schedule)
+
+    @classmethod
+    def gathered(cls, replicas: int, index: Any, size: Any, schedule: ReplicaSchedule) -> ReplicaBatch:
+        """A replica of a batch split by someone else (Keras' distributed dataset, whose last batch may
+        split unevenly): every replica's size gathered, its rows after those of the replicas before it."""
+        context = tf.distribute.get_replica_context()
+        sizes = context.all_gather(tf.reshape(tf.cast(size, tf.int32), [1]), axis=0)
+        offset = tf.reduce_sum(sizes[: tf.cast(index, tf.int32)])
+        return cls(replicas, offset, tf.cast(size, tf.int32), tf.reduce_sum(sizes), schedule)
 
 
 class ReplicaSchedule:
@@ -376,23 +391,21 @@ class DeterministicRandom:
         if not per_example:
             return draw(shape)
         shape = tf.convert_to_tensor(shape, tf.int32)
-        size = tf.cast(batch.size, tf.int32)
         with tf.control_dependencies(
             []
             if tf.executing_eagerly()
             else [
                 tf.debugging.assert_equal(
                     shape[0],
-                    size,
+                    batch.size,
                     message=f"Under deterministic_random=True with {batch.replicas} replicas, {what} in step "
                     f"`{batch.schedule.step}` draws per example (its first dimension unknown while tracing): that "
                     "dimension must be the replica's batch size",
                 )
             ]
         ):
-            whole = draw(tf.concat([[size * batch.replicas], shape[1:]], 0))
-        rows = tf.reshape(whole, tf.concat([[batch.replicas, size], shape[1:]], 0))
-        mine: tf.Tensor = tf.gather(rows, batch.index)
+            whole = draw(tf.concat([[batch.total], shape[1:]], 0))
+        mine: tf.Tensor = whole[batch.offset : batch.offset + batch.size]
         return mine
 
     @staticmethod
