@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import dualtf
+import fresh_process
 
 # ---------------------------------------------------------------- values: no silent change, no raw error
 
@@ -404,7 +405,7 @@ def test_dualtf_seeded(mode):
 def test_raw_tensorflow_keras_and_dualtf_tests_mix_in_any_order(pytester, order):
     pytester.makepyfile(test_mixed=MIXED)
     args = ["-n", "2", "-p", "no:randomly"] if order == "xdist" else ["-p", "randomly", f"--randomly-seed={order}"]
-    result = pytester.runpytest_subprocess(*args)
+    result = fresh_process.runpytest(pytester, *args)
     result.assert_outcomes(passed=7)
 
 

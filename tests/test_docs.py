@@ -1,5 +1,8 @@
 """Every ```python block in the README and docs/ runs as a user would paste it, and prints what the page says.
 
+Each block runs in a process of its own (``fresh_process``: forked from one that only imported
+TensorFlow and Keras), from a file, as ``python example.py`` runs it.
+
 A block followed directly by an ```output block must print that output (compared as
 doctest compares, with ``...`` matching anything and whitespace normalized).
 """
@@ -19,6 +22,7 @@ import dualtf.multiworker
 import dualtf.profiler
 import dualtf.program
 import dualtf.testing
+import fresh_process
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -37,12 +41,12 @@ def test_python_block_runs_and_prints_what_the_page_says(page, index, code, outp
     if "test_" in code and "def test_" in code:
         path = tmp_path / "test_from_docs.py"
         path.write_text(code)
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", str(path)]
+        command = ["-m", "pytest", "-q", "-p", "no:randomly", str(path)]
     else:  # from a file, as users run it: AutoGraph needs the source
         path = tmp_path / "example.py"
         path.write_text(code)
-        command = [sys.executable, str(path)]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+        command = [str(path)]
+    result = fresh_process.run(command, cwd=tmp_path)  # a process of its own, as `python example.py`
     assert result.returncode == 0, f"{page.name} block {index}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     if output:
         assert CHECKER.check_output(output, result.stdout, OPTIONS), (

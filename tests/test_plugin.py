@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+import fresh_process as fresh
 from dualtf import MODES
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -24,11 +25,15 @@ def test_mode(dualtf_mode):
 
 def _pytest(pytester, *args, fresh_process=False):
     """A real pytest run: in this process (pytester's in-process run; TensorFlow stays imported), or in a
-    fresh one where the run must start TensorFlow itself (its first import, its devices, its random order).
+    fresh one where the run must start TensorFlow itself (its devices, its random order, its warnings): a
+    process of its own, forked from one that only imported TensorFlow (``fresh_process``).
     The programs below test other plugin features with tests that use the backend for nothing but its
     mode: the rule that a test must use its backend is off for them (it is tested on its own)."""
-    run = pytester.runpytest_subprocess if fresh_process else pytester.runpytest_inprocess
-    return run("-o", "dualtf_require_run=false", *args)
+    if fresh_process == "without tensorflow":  # a process that never imported it: a real subprocess
+        return pytester.runpytest_subprocess("-o", "dualtf_require_run=false", *args)
+    if fresh_process:
+        return fresh.runpytest(pytester, "-o", "dualtf_require_run=false", *args)
+    return pytester.runpytest_inprocess("-o", "dualtf_require_run=false", *args)
 
 
 def _run(pytester, *args, fresh_process=False):
@@ -147,7 +152,7 @@ def test_loading_the_plugin_does_not_import_tensorflow(pytester):
             assert "tensorflow" not in sys.modules
         """
     )
-    result = _pytest(pytester, "-p", "no:randomly", "-p", "no:cacheprovider", fresh_process=True)
+    result = _pytest(pytester, "-p", "no:randomly", "-p", "no:cacheprovider", fresh_process="without tensorflow")
     result.assert_outcomes(passed=1)
 
 
@@ -271,7 +276,8 @@ def test_asking_only_for_the_mode_imports_no_tensorflow(pytester):
             assert "tensorflow" not in sys.modules
         """
     )
-    result = _pytest(pytester, "-p", "no:randomly", "--dualtf-modes", "graph,eager,function", fresh_process=True)
+    modes = "graph,eager,function"
+    result = _pytest(pytester, "-p", "no:randomly", "--dualtf-modes", modes, fresh_process="without tensorflow")
     result.assert_outcomes(passed=3)
 
 
@@ -491,10 +497,10 @@ def test_runs_a_step(dualtf_backend):
 
 def test_a_test_that_runs_nothing_in_its_backend_fails_by_name(pytester):
     pytester.makepyfile(test_nothing=RUNS_NOTHING)
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "-v", "--dualtf-modes", "eager")
+    result = fresh.runpytest(pytester, "-p", "no:randomly", "-v", "--dualtf-modes", "eager")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         ["*test_builds_nothing[[]eager[]] asked for a backend of mode 'eager' and never used it*"]
     )
     pytester.makeini("[pytest]\ndualtf_require_run = false\n")
-    pytester.runpytest_subprocess("-p", "no:randomly", "--dualtf-modes", "eager").assert_outcomes(passed=3)
+    fresh.runpytest(pytester, "-p", "no:randomly", "--dualtf-modes", "eager").assert_outcomes(passed=3)
