@@ -40,7 +40,7 @@ from . import open_backends
 from .build import build_epoch, build_function
 from .checks import OP_NAME, check_backend_options, dtype_argument, initial_value
 from .distribute import aggregation as variable_aggregation
-from .distribute import resolve_strategy, split_feeds
+from .distribute import batch_unknown, resolve_strategy, split_feeds
 from .keras_loops import KerasLoop, ModelRunner
 from .probe import Intermediate
 from .step import Compiled, Step
@@ -650,12 +650,7 @@ class Backend(abc.ABC):
         if not batched:
             return data, contextlib.nullcontext()
         data = tf.nest.map_structure(
-            lambda leaf: (
-                tf.compat.v1.placeholder_with_default(leaf, [None, *leaf.shape[1:]])
-                if isinstance(leaf, tf.Tensor) and leaf.shape.rank
-                else leaf
-            ),
-            data,
+            lambda leaf: batch_unknown(leaf) if isinstance(leaf, tf.Tensor) and leaf.shape.rank else leaf, data
         )
         replicas, index = int(context.num_replicas_in_sync), context.replica_id_in_sync_group
         batch = ReplicaBatch.gathered(replicas, index, tf.shape(batched[0])[0], schedule)

@@ -17,7 +17,15 @@ from .._feeds import Feed
 from .._strategies import combination_unsupported_reason, make_strategy, strategy_name
 from .tf1.code import ReplicaRandom
 
-__all__ = ["REDUCTIONS", "aggregation", "batch_check", "distributed", "resolve_strategy", "split_feeds"]
+__all__ = [
+    "REDUCTIONS",
+    "aggregation",
+    "batch_check",
+    "batch_unknown",
+    "distributed",
+    "resolve_strategy",
+    "split_feeds",
+]
 
 #: How a step's outputs are combined across replicas.
 REDUCTIONS = ("mean", "sum", "concat")
@@ -98,8 +106,14 @@ def batch_check(feeds: Sequence[Feed], replicas: int, name: str, axis: int = 0) 
     return check
 
 
-def _unknown_batch(shape: tf.TensorShape) -> tf.TensorShape:
-    return shape if shape.rank is None else tf.TensorShape([None, *shape[1:]])
+def batch_unknown(tensor: tf.Tensor) -> tf.Tensor:
+    """``tensor`` as a trace sees it with its batch size (first dimension) unknown: how a replica's slices are
+    traced with ``deterministic_random``, so that a draw per example is told from one of fixed shape."""
+    shape = tensor.shape
+    unknown: tf.Tensor = tf.compat.v1.placeholder_with_default(
+        tensor, shape if shape.rank is None else tf.TensorShape([None, *shape[1:]])
+    )
+    return unknown
 
 
 def distributed(
@@ -150,7 +164,7 @@ def distributed(
         for tensor, is_split in zip(tensors, split, strict=True):
             shards = tf.split(tensor, replicas) if is_split else [tensor] * replicas
             if is_split and random is not None and not tf.executing_eagerly():
-                shards = [tf.compat.v1.placeholder_with_default(s, _unknown_batch(s.shape)) for s in shards]
+                shards = [batch_unknown(s) for s in shards]
             values.append(strategy.experimental_distribute_values_from_function(shard_getter(shards)))
         out = strategy.run(replica_run(), args=tuple(values))
         if random is not None:

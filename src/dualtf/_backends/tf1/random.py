@@ -288,7 +288,9 @@ class DeterministicRandom:
         if tf.distribute.in_cross_replica_context():
             copies = self._strategy.experimental_local_results(self.state)
             keys = [_key_from_state(copy.handle) for copy in copies]
-            return keys[0]
+            with tf.control_dependencies(keys[1:]):  # in a graph the other copies' reads run with it
+                first: tf.Tensor = tf.identity(keys[0])
+                return first
         return _key_from_state(self.state.handle)
 
     @contextlib.contextmanager
