@@ -8,6 +8,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dualtf
 from dualtf import examples
@@ -397,6 +399,42 @@ def test_keras_dropout_under_a_strategy_draws_one_devices_masks(dualtf_mode, dua
         assert refused[dualtf_mode] in str(exc) and (dualtf_mode != "xla" or dualtf_strategy == "mirrored")
         return
     np.testing.assert_allclose(got, run(None), rtol=1e-5)
+
+
+_DRAWS = {
+    "uniform": lambda shape: tf.random.uniform(shape),
+    "normal": lambda shape: tf.random.normal(shape, dtype=tf.float64),
+    "truncated_normal": lambda shape: tf.random.truncated_normal(shape),
+    "integers": lambda shape: tf.random.uniform(shape, 0, 1000, dtype=tf.int32),
+    "dropout": lambda shape: tf.nn.dropout(tf.ones(shape), rate=0.3),
+    "stateless": lambda shape: tf.random.stateless_normal(shape, seed=[1, 2]),
+}
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    draw=st.sampled_from(sorted(_DRAWS)),
+    rows=st.integers(1, 3),
+    rest=st.lists(st.integers(1, 3), max_size=2),
+    fixed=st.lists(st.integers(1, 4), min_size=1, max_size=2),
+)
+@pytest.mark.dualtf(modes=["function"], strategies=["mirrored"])
+def test_every_draw_splits_into_one_devices_rows(dualtf_mode, dualtf_strategy, draw, rows, rest, fixed):
+    """Any random op, any shape: per example (first dimension the batch, ``rows`` per replica), the
+    replicas' rows put together are one device's draw; of fixed shape, every replica draws it whole."""
+    batch = np.zeros((2 * rows, *rest), np.float32)
+
+    def run(strategy):
+        with dualtf.backend(dualtf_mode, strategy=strategy, seed=3, deterministic_random=True) as be:
+            x = be.feed("x", tf.float32, [None, *rest])
+            per_example = be.function(lambda x: _DRAWS[draw](tf.shape(x)), [x], reduce="concat")
+            whole = be.function(lambda x: _DRAWS[draw](fixed)[tf.newaxis], [x], reduce="concat")
+            return per_example(batch), whole(batch)
+
+    (got, got_whole), (want, want_whole) = run(dualtf_strategy), run(None)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert got_whole.shape == (2, *fixed)  # one per replica, each one device's draw
+    np.testing.assert_allclose(got_whole, np.concatenate([want_whole, want_whole]), rtol=1e-6)
 
 
 @pytest.mark.dualtf(strategies=["mirrored"], seed=0, deterministic_random=True)
