@@ -24,7 +24,8 @@ def backend(
     modes. With ``deterministic_random=True`` (a seed needed) every stateful
     random op (``tf.random.*``, ``tf.nn.dropout``, TF1's initializers) draws
     from one generator of the backend, so a step draws the same numbers in
-    every mode, XLA included (see docs/modes.md, "Random numbers"). Options per mode: ``graph`` accepts ``config`` (a
+    every mode, XLA included (see docs/modes.md, "Random numbers"), and under a
+    strategy the numbers one device draws (docs/strategies.md). Options per mode: ``graph`` accepts ``config`` (a
     ``tf.compat.v1.ConfigProto``); the others accept none.
 
     ``strategy`` is a name from :data:`dualtf.STRATEGIES` (``"cpu"``, ``"mirrored"``,
