@@ -52,7 +52,9 @@ def run(argv, *, cwd, timeout=600):
     with tempfile.TemporaryDirectory(prefix="dualtf-fresh-") as tmp:
         out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
         job = {"argv": list(argv), "cwd": str(cwd), "env": dict(os.environ), "stdout": str(out), "stderr": str(err)}
-        process = _server().Process(target=runpy.run_path, args=(_CHILD, {"JOB": job}, "fresh_child"))
+        # run under a name no file has: pytest warns of a plugin's module already imported, and an editable
+        # install's SOURCES.txt lists tests/fresh_child.py as the plugin distribution's
+        process = _server().Process(target=runpy.run_path, args=(_CHILD, {"JOB": job}, "__fresh_child__"))
         process.start()
         process.join(timeout)
         if process.exitcode is None:
