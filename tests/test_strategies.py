@@ -473,6 +473,7 @@ def test_every_feature_the_table_refuses_is_refused_at_build_with_its_reason(dua
             model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
         builds = {
             "reuse": lambda: be.function(lambda x: x, [x], reuse=step),
+            "variables_in_step": lambda: be.function(lambda x: tf.Variable(1.0, name="w_in_fn") * x, [x]),
             "keras_eager_random": lambda: be.keras(model),
             "graph_keras": lambda: be.keras(model),
         }
@@ -486,4 +487,6 @@ def test_every_feature_the_table_refuses_is_refused_at_build_with_its_reason(dua
                 builds[feature.key]()
             message = str(caught.value)
             assert f"with strategy {dualtf_strategy!r}" in message and feature.refused in message
+            if feature.key == "variables_in_step":  # names the step and the variable
+                assert "Step `<lambda>` making variable `w_in_fn` in its fn" in message
         assert step(np.array([1.5, 2.0], np.float32)).tolist() == [3.0, 4.0]  # the backend is whole after them

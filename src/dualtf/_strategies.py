@@ -86,6 +86,14 @@ STRATEGY_FEATURES: tuple[StrategyFeature, ...] = (
         "averaged; the batches must have one size that divides (`batch(..., drop_remainder=True)`)",
     ),
     StrategyFeature(
+        "variables_in_step",
+        "variables made inside a step's `fn` (TF1 code: `tf.compat.v1.get_variable`, `tf.Variable`, an "
+        "optimizer's slots, a Keras layer built on its first call)",
+        "each replica would make its copy inside `strategy.run`, which TensorFlow cannot initialize from the "
+        "step (an UnliftableError; in a TF1 graph 'Variable already exists'): make them before the step "
+        "(`be.variable`, a Keras model and `optimizer.build` in `be.scope()`)",
+    ),
+    StrategyFeature(
         "reuse",
         "`be.function(..., reuse=step)`",
         "a step that reuses another's TF1 variable store must find its variables in the strategy's scope as "

@@ -636,6 +636,14 @@ class Backend(abc.ABC):
             return None
         return ReplicaRandom(self._random, name, self.mode, self.num_replicas, split_feeds(feeds))
 
+    def _variable_in_step(self, step: str) -> Callable[[str], None]:
+        """Under a strategy, what refuses a variable made inside step ``step``'s ``fn``, by name."""
+
+        def refuse(name: str) -> None:
+            self._refuse_strategy("variables_in_step", f"Step `{step}` making variable `{name}` in its fn")
+
+        return refuse
+
     def _keras_replica_draws(
         self, data: Any, schedule: ReplicaSchedule
     ) -> tuple[Any, contextlib.AbstractContextManager[Any]]:

@@ -89,7 +89,9 @@ def build_function(
         code = be._step_code(name, None if reuse is None else be._step_codes[reuse])
         fn = code.wrap(fn)
     else:
-        fn = distributed(fn, feeds, be.strategy, reduce, be._per_replica, be._replica_random(name, feeds))
+        fn = distributed(
+            fn, feeds, be.strategy, reduce, be._per_replica, be._replica_random(name, feeds), be._variable_in_step(name)
+        )
         if be.num_replicas > 1:
             checks.append(batch_check(feeds, be.num_replicas, be.strategy_name))
     compiled = _compiled(be, fn, list(feeds), name)
@@ -174,7 +176,9 @@ def build_epoch(be: Backend, fn: Callable[..., Any], dataset: tf.data.Dataset[An
         if be.num_replicas > 1:
             _check_epoch_batches(feeds, be.num_replicas, be.strategy_name)
         random = be._replica_random(name, feeds)
-        fn = per_element = distributed(fn, feeds, be.strategy, "mean", be._per_replica, random)
+        fn = per_element = distributed(
+            fn, feeds, be.strategy, "mean", be._per_replica, random, be._variable_in_step(name)
+        )
     single = _compiled(be, fn, feeds, name)
     check_results_reducible(
         single.result_spec,

@@ -116,6 +116,22 @@ def batch_unknown(tensor: tf.Tensor) -> tf.Tensor:
     return unknown
 
 
+def _making_no_variables(fn: Callable[..., Any], refuse: Callable[[str], None]) -> Callable[..., Any]:
+    """``fn``, with every variable it would make refused by ``refuse`` before TensorFlow makes it: a
+    replica's copies of a variable made inside ``strategy.run`` cannot be initialized from the step
+    (TensorFlow fails with an UnliftableError, or in a TF1 graph 'Variable W already exists')."""
+
+    def creator(next_creator: Callable[..., Any], **kwargs: Any) -> Any:
+        refuse(str(kwargs.get("name") or "unnamed"))
+        return next_creator(**kwargs)
+
+    def making_no_variables(*args: Any) -> Any:
+        with tf.variable_creator_scope(creator):
+            return fn(*args)
+
+    return making_no_variables
+
+
 def distributed(
     fn: Callable[..., Any],
     feeds: Sequence[Feed],
@@ -123,11 +139,13 @@ def distributed(
     reduce: str,
     per_replica: Callable[[Callable[..., Any]], Callable[..., Any]],
     random: ReplicaRandom | None = None,
+    refuse_variable: Callable[[str], None] | None = None,
 ) -> Callable[..., Any]:
     """``fn`` run once per replica on its slice of each batch, outputs reduced by ``reduce``.
 
     With ``random`` (``deterministic_random``) each replica's draws are told its place in the batch,
     and a traced replica sees its slices' batch size as unknown, as a draw per example's is.
+    ``refuse_variable(name)`` is called (and raises) before a replica's ``fn`` makes a variable.
     """
     replicas = int(strategy.num_replicas_in_sync)
     split = split_feeds(feeds)
@@ -141,6 +159,8 @@ def distributed(
                     f"shape {feed.shape}",
                 )
             )
+    if refuse_variable is not None:
+        fn = _making_no_variables(fn, refuse_variable)
     replica_fn = per_replica(fn)
 
     def replica_run() -> Callable[..., Any]:
