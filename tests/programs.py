@@ -19,61 +19,53 @@ def affine(be):
     return be.function(lambda x: tf.matmul(w, x), [x])
 
 
-def _regression(be):
-    """A weight, two feeds and one hand-written SGD step on them."""
-    w = be.variable([[1.0], [1.0], [1.0]], name="w")
+def _regression(be, *, draws=False):
+    """A weight, two feeds and one hand-written SGD step on them. With ``draws`` (for
+    ``deterministic_random=True``) it draws: a random initial weight, a dropout of the inputs (a draw per
+    example) and noise of fixed shape on the weight (the same for the whole batch)."""
+    w = be.variable((lambda: tf.random.normal([3, 1])) if draws else [[1.0], [1.0], [1.0]], name="w")
     x = be.feed("x", tf.float32, shape=[None, 3])
     y = be.feed("y", tf.float32, shape=[None, 1])
 
     def train(x, y):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean((tf.matmul(x, w) - y) ** 2)
+            kept = tf.nn.dropout(x, rate=0.5) if draws else x
+            weight = w + tf.random.uniform([3, 1], maxval=0.1) if draws else w
+            loss = tf.reduce_mean((tf.matmul(kept, weight) - y) ** 2)
         w.assign_sub(0.1 * tape.gradient(loss, w))  # mean aggregation: the one-device update
         return loss
 
     return w, x, y, train
 
 
+def _dropout_regression(be):
+    """``_regression`` drawing."""
+    return _regression(be, draws=True)
+
+
+def _trained(be, steps_per_call=1, draws=False):
+    _, x, y, train = _regression(be, draws=draws)
+    return be.function(train, [x, y], steps_per_call=steps_per_call)
+
+
 def linear(be):
     """Linear regression by hand-written SGD: the update a strategy must match on one device."""
-    _, x, y, train = _regression(be)
-    return be.function(train, [x, y])
+    return _trained(be)
 
 
 def linear_fused(be):
     """``linear``'s step fused three per call: feeds stacked (3, batch, ...)."""
-    _, x, y, train = _regression(be)
-    return be.function(train, [x, y], steps_per_call=3)
-
-
-def _dropout_regression(be):
-    """``_regression`` drawing under ``deterministic_random=True``: a random initial weight, a dropout of the
-    inputs (a draw per example) and noise of fixed shape on the weight (the same for the whole batch)."""
-    w = be.variable(lambda: tf.random.normal([3, 1]), name="w")
-    x = be.feed("x", tf.float32, shape=[None, 3])
-    y = be.feed("y", tf.float32, shape=[None, 1])
-
-    def train(x, y):
-        with tf.GradientTape() as tape:
-            kept = tf.nn.dropout(x, rate=0.5)
-            noise = tf.random.uniform([3, 1], maxval=0.1)
-            loss = tf.reduce_mean((tf.matmul(kept, w + noise) - y) ** 2)
-        w.assign_sub(0.1 * tape.gradient(loss, w))
-        return loss
-
-    return w, x, y, train
+    return _trained(be, steps_per_call=3)
 
 
 def _dropout_step(be):
-    """``_dropout_regression``'s step, one per call."""
-    _, x, y, train = _dropout_regression(be)
-    return be.function(train, [x, y])
+    """``linear`` drawing, one step per call."""
+    return _trained(be, draws=True)
 
 
 def dropout_fused(be):
-    """``_dropout_regression``'s step fused three per call: feeds stacked (3, batch, ...)."""
-    _, x, y, train = _dropout_regression(be)
-    return be.function(train, [x, y], steps_per_call=3)
+    """``linear`` drawing, fused three per call: feeds stacked (3, batch, ...)."""
+    return _trained(be, steps_per_call=3, draws=True)
 
 
 def mode_dependent(be):

@@ -46,8 +46,7 @@ from .probe import Intermediate
 from .step import Compiled, Step
 from .tensors import as_tf_variable, eager_scope, is_eager, tensor_label, to_numpy, variable_handle, variable_label
 from .tf1 import registry
-from .tf1.code import ReplicaRandom, StepCode
-from .tf1.context import Frame, entered
+from .tf1.code import ReplicaRandom, StepCode, switch_held
 from .tf1.random import DeterministicRandom, ReplicaBatch, ReplicaSchedule
 from .tf1.refuse import RefusalTable
 from .traced import Tracer
@@ -671,9 +670,7 @@ class Backend(abc.ABC):
         constant keys: :meth:`~.tf1.random.DeterministicRandom.initial_value`), the same numbers in every mode."""
         if self._random is None:
             return contextlib.nullcontext()
-        stack = contextlib.ExitStack()
-        stack.enter_context(registry.hold(["deterministic_random"]))
-        stack.enter_context(entered(Frame(what, self.mode, random=self._random)))
+        stack = switch_held(self._random, what, self.mode)
         if initial_value:
             stack.enter_context(self._random.initial_value())
         return stack

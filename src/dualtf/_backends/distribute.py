@@ -161,12 +161,18 @@ def distributed(
             )
     if refuse_variable is not None:
         fn = _making_no_variables(fn, refuse_variable)
-    replica_fn = per_replica(fn)
+    if random is None:
+        replica_fn = per_replica(fn)
 
-    def replica_run() -> Callable[..., Any]:
-        # with random draws, a fresh replica function each run: xla's compiled one must not keep the
-        # trace of a first run, whose keys are constants
-        return per_replica(random.wrap(fn)) if random is not None else replica_fn
+        def replica_run() -> Callable[..., Any]:
+            return replica_fn
+
+    else:
+
+        def replica_run() -> Callable[..., Any]:
+            # a fresh replica function each run: xla's compiled one must not keep the trace of a
+            # first run, whose keys are constants
+            return per_replica(random.wrap(fn))
 
     def reduce_one(value: Any) -> Any:
         if value is None:

@@ -26,7 +26,7 @@ from .build_once import BuildOnce
 from .context import Frame, entered
 from .random import DeterministicRandom, ReplicaBatch, ReplicaSchedule
 
-__all__ = ["ReplicaRandom", "StepCode"]
+__all__ = ["ReplicaRandom", "StepCode", "switch_held"]
 
 _TF1 = ("tf1_calls", "tf1_layers", "tf1_gradients")
 
@@ -97,6 +97,16 @@ class StepCode:
                 raise
 
 
+def switch_held(random: DeterministicRandom, name: str, mode: str) -> contextlib.ExitStack:
+    """Only ``deterministic_random``'s replacements held in this thread, its frame saying that ``name``
+    (a replica's run of a step, dualtf's own building) draws from ``random``: code that is not a step's
+    TF1 code (:meth:`StepCode.run` holds those with the rest)."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(registry.hold(["deterministic_random"]))
+    stack.enter_context(entered(Frame(name, mode, random=random)))
+    return stack
+
+
 class ReplicaRandom:
     """A distributed step's ``fn`` as each replica runs it with ``deterministic_random``: the switch's
     replacements held in the replica's thread, and each random draw told where the replica's rows are
@@ -116,10 +126,10 @@ class ReplicaRandom:
             size = tf.shape(batched[0])[0] if batched else tf.constant(0)
             index = tf.distribute.get_replica_context().replica_id_in_sync_group
             batch = ReplicaBatch.even(self.replicas, index, size, self.schedule)
-            with contextlib.ExitStack() as stack:
-                stack.enter_context(registry.hold(["deterministic_random"]))
-                stack.enter_context(entered(Frame(self.name, self.mode, random=self.random)))
-                stack.enter_context(self.random.run(first=self.schedule.runs == 0, batch=batch))
+            with (
+                switch_held(self.random, self.name, self.mode),
+                self.random.run(first=self.schedule.runs == 0, batch=batch),
+            ):
                 return fn(*args)
 
         return replica_code
